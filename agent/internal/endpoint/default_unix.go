@@ -1,0 +1,11 @@
+//go:build !windows
+
+package endpoint
+
+// DefaultHost is the engine the docker CLI uses when nothing names another.
+const DefaultHost = defaultUnixHost
+
+const (
+	defaultUnixHost  = "unix:///var/run/docker.sock"
+	defaultNpipeHost = "npipe:////./pipe/docker_engine"
+)
