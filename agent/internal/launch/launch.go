@@ -1,0 +1,320 @@
+// Package launch runs the probe on a Docker engine and always cleans up
+// after it: it makes sure the probe image is present (loading it from the
+// agent's own archive, never pulling), creates the least-privileged
+// container the probe needs, attaches to its stdio before starting it,
+// and hands back a connected probe client. It does not render or interpret
+// reports.
+package launch
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
+	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
+	"github.com/dockprobe/dockprobe/agent/internal/transport"
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
+)
+
+// API is the part of the engine's API that launching needs;
+// *client.Client implements it.
+type API interface {
+	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (client.ImageLoadResult, error)
+	ContainerCreate(ctx context.Context, opts client.ContainerCreateOptions) (client.ContainerCreateResult, error)
+	ContainerAttach(ctx context.Context, id string, opts client.ContainerAttachOptions) (client.ContainerAttachResult, error)
+	ContainerStart(ctx context.Context, id string, opts client.ContainerStartOptions) (client.ContainerStartResult, error)
+	ContainerRemove(ctx context.Context, id string, opts client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
+}
+
+// Labels on every probe container, so that the agent can find its own.
+const (
+	LabelProbe    = "io.dockprobe.probe"
+	LabelAgentPID = "io.dockprobe.agent.pid"
+	LabelCreated  = "io.dockprobe.created"
+	NamePrefix    = "dockprobe-probe-"
+)
+
+// Capabilities the probe needs, and why (see SECURITY.md):
+//   - SYS_PTRACE: reading /proc/<pid>/{root,exe,ns/*} of dockerd, a process
+//     with more capabilities than the probe, passes the kernel's ptrace
+//     access check only with it;
+//   - SYS_ADMIN: setns(2) into dockerd's network and UTS namespaces.
+var Capabilities = []string{"SYS_ADMIN", "SYS_PTRACE"}
+
+// HostGatewayName is the name mapped to "host-gateway" in the probe's
+// /etc/hosts; the engine resolves it to its own host-gateway IP.
+const HostGatewayName = "dockprobe.host-gateway.internal"
+
+// Errors of launching, each a distinct failure class for the CLI.
+var (
+	ErrImageLoad = errors.New("the engine refused to load the probe image")
+	ErrCreate    = errors.New("the engine refused to create the probe container")
+	ErrStart     = errors.New("the engine refused to start the probe container")
+	ErrAttach    = errors.New("could not attach to the probe container")
+)
+
+// Options of one probe run.
+type Options struct {
+	Image   *probeimage.Image
+	Version string
+	// Privileged runs the probe with --privileged instead of the minimal
+	// capability set: an explicit fallback only.
+	Privileged bool
+	// Deadline is the probe's own hard deadline: it exits by itself then,
+	// even if the agent never hangs up.
+	Deadline time.Duration
+	Debug    bool
+	// ProbeLog receives the probe's stderr.
+	ProbeLog io.Writer
+	// Progress, when set, is told of each step.
+	Progress func(step string)
+}
+
+// Session is a started probe container with a connected client.
+type Session struct {
+	ID     string
+	Name   string
+	Client *probeclient.Client
+	Hello  *probev1.HandshakeResponse
+
+	api  API
+	conn *transport.Conn
+}
+
+// EnsureImage makes sure the engine has the probe image with exactly the
+// embedded binary, loading it from an in-memory archive when it does not.
+// It reports whether it loaded.
+func EnsureImage(ctx context.Context, api API, im *probeimage.Image, version string) (bool, error) {
+	res, err := api.ImageInspect(ctx, im.Ref)
+	if err == nil && res.Config != nil && res.Config.Labels[probeimage.LabelContent] == im.Digest {
+		return false, nil
+	}
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return false, fmt.Errorf("inspect probe image %s: %w", im.Ref, err)
+	}
+	archive, err := im.Archive(version)
+	if err != nil {
+		return false, fmt.Errorf("build probe image: %w", err)
+	}
+	resp, err := api.ImageLoad(ctx, bytes.NewReader(archive), client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrImageLoad, err)
+	}
+	defer resp.Close()
+	if err := loadErrors(resp); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrImageLoad, err)
+	}
+	return true, nil
+}
+
+// loadErrors reads the load's JSON message stream and returns the first
+// error it reports.
+func loadErrors(r io.Reader) error {
+	dec := json.NewDecoder(r)
+	for {
+		var msg struct {
+			Error       string `json:"error"`
+			ErrorDetail *struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&msg); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return fmt.Errorf("read load response: %w", err)
+		}
+		if msg.ErrorDetail != nil && msg.ErrorDetail.Message != "" {
+			return errors.New(msg.ErrorDetail.Message)
+		}
+		if msg.Error != "" {
+			return errors.New(msg.Error)
+		}
+	}
+}
+
+// NewName returns a fresh probe container name; it is chosen before create
+// so that a run interrupted at any moment can still be found by name.
+func NewName() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return NamePrefix + hex.EncodeToString(b[:])
+}
+
+// ContainerConfig is the probe container's configuration: --pid=host,
+// --network none, read-only root, no-new-privileges, every capability
+// dropped except Capabilities, AutoRemove, and labels marking it ours.
+func ContainerConfig(o Options) (*container.Config, *container.HostConfig) {
+	cmd := []string{"--deadline", o.Deadline.String()}
+	if o.Debug {
+		cmd = append(cmd, "--debug")
+	}
+	cfg := &container.Config{
+		Image:        o.Image.Ref,
+		Cmd:          cmd,
+		AttachStdin:  true,
+		AttachStdout: true,
+		AttachStderr: true,
+		OpenStdin:    true,
+		StdinOnce:    true,
+		Tty:          false,
+		Labels: map[string]string{
+			LabelProbe:              "true",
+			probeimage.LabelVersion: o.Version,
+			LabelAgentPID:           strconv.Itoa(os.Getpid()),
+			LabelCreated:            strconv.FormatInt(time.Now().Unix(), 10),
+		},
+	}
+	pids := int64(64)
+	hc := &container.HostConfig{
+		PidMode:        "host",
+		NetworkMode:    "none",
+		ReadonlyRootfs: true,
+		AutoRemove:     true,
+		CapDrop:        []string{"ALL"},
+		CapAdd:         Capabilities,
+		SecurityOpt:    []string{"no-new-privileges"},
+		ExtraHosts:     []string{HostGatewayName + ":host-gateway"},
+		LogConfig:      container.LogConfig{Type: "none"},
+		Resources: container.Resources{
+			Memory:    256 << 20,
+			PidsLimit: &pids,
+		},
+	}
+	if o.Privileged {
+		hc.Privileged = true
+		hc.CapDrop, hc.CapAdd = nil, nil
+	}
+	return cfg, hc
+}
+
+// Start creates, attaches and starts the probe container and completes the
+// handshake. On any error the container is removed before Start returns.
+func Start(ctx context.Context, api API, o Options) (s *Session, err error) {
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	if o.ProbeLog == nil {
+		o.ProbeLog = io.Discard
+	}
+	name := NewName()
+	cfg, hc := ContainerConfig(o)
+
+	progress("create")
+	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
+	if err != nil {
+		// A create that failed on our side of the wire may still have
+		// happened on the engine's: remove by name.
+		removeNow(api, name)
+		return nil, fmt.Errorf("%w: %w", ErrCreate, err)
+	}
+	s = &Session{ID: created.ID, Name: name, api: api}
+	defer func() {
+		if err != nil {
+			s.abort()
+		}
+	}()
+
+	progress("attach")
+	att, err := api.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAttach, err)
+	}
+	s.conn = transport.NewConn(hijacked{att.HijackedResponse}, o.ProbeLog)
+
+	progress("start")
+	if _, err := api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+
+	pc, err := probeclient.Dial(transport.SingleUseDialer(s.conn))
+	if err != nil {
+		return nil, err
+	}
+	s.Client = pc
+	progress("handshake")
+	s.Hello, err = pc.Handshake(ctx, o.Version)
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	return s, nil
+}
+
+// explain adds why the stream ended when the probe stopped answering.
+func (s *Session) explain(err error) error {
+	if !errors.Is(err, probeclient.ErrProbeGone) || s.conn == nil {
+		return err
+	}
+	select {
+	case <-s.conn.Done():
+		if cause := s.conn.Err(); cause != nil && cause != io.EOF {
+			return fmt.Errorf("%w (attach stream: %w)", err, cause)
+		}
+		return fmt.Errorf("%w (the probe exited; rerun with --debug to see its log)", err)
+	default:
+		return err
+	}
+}
+
+// Collect asks the probe for its report.
+func (s *Session) Collect(ctx context.Context, req *probev1.CollectRequest) (*probev1.Report, error) {
+	rep, err := s.Client.Collect(ctx, req)
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	return rep, nil
+}
+
+// Close hangs up. The probe exits on stdin EOF and the engine removes it
+// (AutoRemove), so Close does not wait for the removal.
+func (s *Session) Close() error {
+	if s.Client != nil {
+		s.Client.Close()
+	}
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	return nil
+}
+
+// abort hangs up and removes the container now, whatever state it is in.
+func (s *Session) abort() {
+	s.Close()
+	removeNow(s.api, s.ID)
+}
+
+// removeNow force-removes a container with its own short deadline, so that
+// a cancelled run still cleans up.
+func removeNow(api API, idOrName string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, err := api.ContainerRemove(ctx, idOrName, client.ContainerRemoveOptions{Force: true})
+	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
+		fmt.Fprintf(os.Stderr, "warning: could not remove probe container %s: %v\n", idOrName, err)
+	}
+}
+
+// hijacked adapts the engine's hijacked attach connection to a
+// transport.Stream: reads go through its buffered reader (which may already
+// hold bytes), writes to the raw connection.
+type hijacked struct{ client.HijackedResponse }
+
+func (h hijacked) Read(p []byte) (int, error)  { return h.Reader.Read(p) }
+func (h hijacked) Write(p []byte) (int, error) { return h.Conn.Write(p) }
+func (h hijacked) Close() error                { h.HijackedResponse.Close(); return nil }
+func (h hijacked) CloseWrite() error           { return h.HijackedResponse.CloseWrite() }
