@@ -1,0 +1,546 @@
+#!/usr/bin/env bash
+# lkenv.sh - a throw-away "Docker Desktop LinuxKit VM" look-alike for dockprobe's e2e tests.
+#
+# Usage: lkenv.sh up|down|status|env
+#        lkenv.sh exec CMD...   run CMD inside the environment's netns + mount namespace
+#   eval "$(lkenv.sh env)" gives DOCKER_HOST, LK_DOCKERD_PID, LK_CONTAINERD_PID, ...
+#
+# What it builds (all values are the ones the source article shows for Docker
+# Desktop's LinuxKit VM; dockprobe's tests assert them):
+#
+#   * a network namespace (default name "dockprobe-lk", /var/run/netns/NAME) with
+#       lo         up
+#       eth0       192.168.65.3/24   veth; its peer "vm-host0" stays in the same netns
+#                                    (both up, so eth0 has carrier)
+#       services1  192.168.65.6/32   veth; peer "services1-p" also in the netns
+#       cni0       10.1.0.1/16       bridge (admin up; no ports, so NO-CARRIER like an
+#                                    idle bridge)
+#       default route via 192.168.65.1 dev eth0 (onlink)
+#     docker0 (172.17.0.1/16) is created by the engine itself.  Nothing in the netns is
+#     connected to the host: traffic to 192.168.65.1 ends in vm-host0 and is dropped.
+#
+#   * a private mount namespace (unshare --mount --propagation private), kept alive by a
+#     "holder" process (sleep), in which
+#       /run       fresh tmpfs (so /run/containerd, /var/run/docker*, /run/docker ... are
+#                  isolated from the host's; /var/run is a symlink to /run)
+#       /mnt       fresh tmpfs
+#       /run/desktop/mnt/host/{c,d,wsl,wslg}  bind mounts of $STATE/drives/X, made rshared
+#       /mnt/host/{c,d,wsl,wslg}              bind mounts of the same dirs, left private
+#                  -> same content, different mount ids and propagation (shared:N vs none),
+#                     which is exactly the article's question
+#       /run/config/docker/daemon.json        Docker Desktop-like, valid 20.10 keys only
+#     Each drive directory holds a marker file "lkenv-drive" containing "drive X".
+#
+#   * containerd (own config: cri disabled, address /run/containerd/containerd.sock,
+#     root $STATE/containerd on disk, state /run/containerd in the tmpfs) and
+#   * dockerd, started with exactly the article's flags first
+#       --config-file /run/config/docker/daemon.json
+#       --containerd /run/containerd/containerd.sock --pidfile /run/desktop/docker.pid
+#       --swarm-default-advertise-addr=192.168.65.3 --host-gateway-ip 192.168.65.254
+#     followed by what keeps it apart from any system dockerd:
+#       -H unix://$STATE/docker.sock   (reachable from the host mount namespace)
+#       -H unix:///var/run/docker.sock (the default path, inside the private /run tmpfs)
+#       --data-root $STATE/docker --exec-root /run/docker (inside the tmpfs)
+#       --cgroup-parent /NAME          (containers' cgroups, removed again by down)
+#     iptables stays on (default): the rules land in the private netns only.
+#
+# Processes share the host PID namespace on purpose (dockprobe's probe uses --pid=host).
+# Both daemons are entered with nsenter --net=/var/run/netns/NAME (never "ip netns exec",
+# which remounts /sys and hides the cgroup mounts dockerd needs).  Nothing depends on
+# PID 1 or on the system dockerd, and nothing is pulled: no registry is contacted.
+#
+# Settings (environment):
+#   LK_NETNS   netns name                     (default dockprobe-lk)
+#   LK_STATE   state dir, removed by down     (default /var/lib/dockprobe-lk)
+#   LK_TIMEOUT seconds up waits for the engine (default 60)
+#   LK_CGROUP_PARENT  dockerd --cgroup-parent (default /$LK_NETNS)
+#   LK_EXEC_ROOT      dockerd --exec-root     (default /run/docker, inside the tmpfs)
+#   LK_DOCKERD, LK_CONTAINERD, LK_DOCKER_CLI  binaries (defaults: /usr/sbin/dockerd,
+#                                             /usr/bin/containerd, docker from PATH)
+#   LK_KEEP_ON_FAILURE=1  do not tear down after a failed up (for debugging)
+#
+# While up, $STATE holds holder.log, containerd.log, dockerd.log, *.pid, docker.sock.
+# "down" leaves nothing behind: no processes, netns, veths, mounts, cgroups or state dir.
+set -euo pipefail
+
+LK_NETNS=${LK_NETNS:-dockprobe-lk}
+LK_STATE=${LK_STATE:-/var/lib/dockprobe-lk}
+LK_TIMEOUT=${LK_TIMEOUT:-60}
+LK_CGROUP_PARENT=${LK_CGROUP_PARENT:-/$LK_NETNS}
+LK_EXEC_ROOT=${LK_EXEC_ROOT:-/run/docker}
+LK_DOCKERD=${LK_DOCKERD:-/usr/sbin/dockerd}
+LK_CONTAINERD=${LK_CONTAINERD:-/usr/bin/containerd}
+LK_DOCKER_CLI=${LK_DOCKER_CLI:-docker}
+LK_KEEP_ON_FAILURE=${LK_KEEP_ON_FAILURE:-0}
+
+# The article's values.
+readonly VM_IP=192.168.65.3
+readonly VM_PREFIX=24
+readonly VM_GW=192.168.65.1
+readonly SERVICES_IP=192.168.65.6
+readonly CNI_CIDR=10.1.0.1/16
+readonly HOST_GATEWAY_IP=192.168.65.254
+readonly DRIVES="c d wsl wslg"
+readonly DAEMON_JSON='{"builder":{"gc":{"defaultKeepStorage":"20GB","enabled":true}},"experimental":false}'
+
+NETNS_PATH=/var/run/netns/$LK_NETNS
+SOCK=$LK_STATE/docker.sock
+MARKER=$LK_STATE/.lkenv
+CGROUP_REL=${LK_CGROUP_PARENT#/}
+
+log() { printf 'lkenv: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+validate_settings() {
+	[[ $LK_NETNS =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "bad LK_NETNS '$LK_NETNS'"
+	[[ $LK_STATE == /* ]] || die "LK_STATE must be an absolute path"
+	[[ $LK_STATE != *..* && $LK_STATE != *//* && $LK_STATE != */ ]] || die "LK_STATE must be a normalized path"
+	# At least two components, so down never removes / or a top-level directory.
+	[[ $LK_STATE =~ ^/[^/]+/[^/]+ ]] || die "LK_STATE '$LK_STATE' is too close to /"
+	case $LK_STATE in /run | /run/* | /var/run | /var/run/* | /mnt | /mnt/*)
+		die "LK_STATE must not be under /run or /mnt (hidden by the namespace's tmpfs)" ;;
+	esac
+	((${#SOCK} < 100)) || die "LK_STATE is too long for a unix socket path"
+	[[ $CGROUP_REL =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || die "bad LK_CGROUP_PARENT '$LK_CGROUP_PARENT'"
+	[[ $LK_EXEC_ROOT == /run/* ]] || die "LK_EXEC_ROOT must be under /run (inside the private tmpfs)"
+	[[ $LK_TIMEOUT =~ ^[0-9]+$ ]] || die "bad LK_TIMEOUT"
+}
+
+need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
+
+need_cmds() {
+	local c
+	for c in ip nsenter unshare setsid mount stat "$LK_DOCKERD" "$LK_CONTAINERD"; do
+		command -v "$c" >/dev/null 2>&1 || die "missing command: $c"
+	done
+}
+
+# ---------------------------------------------------------------- process helpers
+
+# A process counts as alive unless it is gone or a zombie.
+pid_alive() {
+	local pid=$1 st
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	st=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$pid/stat" 2>/dev/null) || return 1
+	[[ -n $st && $st != Z && $st != X ]]
+}
+
+netns_ino() { stat -L -c %i "$NETNS_PATH" 2>/dev/null || true; }
+
+# True when pid lives in our netns (every process lkenv starts does).
+pid_in_our_netns() {
+	local pid=$1 ino
+	ino=$(netns_ino)
+	[[ -n $ino ]] || return 1
+	[[ $(readlink "/proc/$pid/ns/net" 2>/dev/null) == "net:[$ino]" ]]
+}
+
+read_pid() {
+	local f=$LK_STATE/$1.pid pid
+	[[ -r $f ]] || return 1
+	pid=$(<"$f")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	printf '%s\n' "$pid"
+}
+
+# Prints the pid of daemon $1 (holder|containerd|dockerd) when it is alive and ours.
+live_pid() {
+	local pid
+	pid=$(read_pid "$1") || return 1
+	pid_alive "$pid" && pid_in_our_netns "$pid" || return 1
+	printf '%s\n' "$pid"
+}
+
+# Waits up to $2 seconds for pid $1 to go away.
+wait_gone() {
+	local pid=$1 i
+	for ((i = 0; i < $2 * 10; i++)); do
+		pid_alive "$pid" || return 0
+		sleep 0.1
+	done
+	! pid_alive "$pid"
+}
+
+# SIGTERM, wait $2 seconds, then SIGKILL.
+stop_pid() {
+	local pid=$1 secs=$2 name=$3
+	pid_alive "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_gone "$pid" "$secs"; then
+		log "$name (pid $pid) ignored SIGTERM for ${secs}s; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 5 || log "warning: $name (pid $pid) still there after SIGKILL"
+	fi
+}
+
+# Every process that belongs to this environment: in our netns, in our mount
+# namespace, or in a cgroup below our cgroup parent (containers with their own
+# netns, e.g. --network none).
+our_pids() {
+	local ino mntns p link procs
+	ino=$(netns_ino)
+	mntns=""
+	[[ -r $LK_STATE/mntns ]] && mntns=$(<"$LK_STATE/mntns")
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		[[ $p == "$$" || $p == "${BASHPID:-$$}" ]] && continue
+		if [[ -n $ino ]]; then
+			link=$(readlink "/proc/$p/ns/net" 2>/dev/null) || continue
+			if [[ $link == "net:[$ino]" ]]; then
+				printf '%s\n' "$p"
+				continue
+			fi
+		fi
+		if [[ -n $mntns ]]; then
+			link=$(readlink "/proc/$p/ns/mnt" 2>/dev/null) || continue
+			[[ $link == "$mntns" ]] && printf '%s\n' "$p"
+		fi
+	done
+	for procs in /sys/fs/cgroup/*/"$CGROUP_REL"; do
+		[[ -d $procs ]] || continue
+		find "$procs" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+	done
+}
+
+sweep() {
+	local round pids p
+	for round in 1 2 3 4 5 6; do
+		pids=$(our_pids | sort -un | while read -r p; do pid_alive "$p" && echo "$p"; done || true)
+		[[ -z $pids ]] && return 0
+		((round == 1)) && log "stopping leftover processes: $(echo "$pids" | tr '\n' ' ')"
+		if ((round <= 2)); then
+			# shellcheck disable=SC2086 # word splitting of the pid list is intended
+			kill -TERM $pids 2>/dev/null || true
+			sleep 1
+		else
+			# shellcheck disable=SC2086
+			kill -KILL $pids 2>/dev/null || true
+			sleep 0.5
+		fi
+	done
+	pids=$(our_pids | sort -un | while read -r p; do pid_alive "$p" && echo "$p"; done || true)
+	[[ -z $pids ]] || log "warning: processes still alive: $(echo "$pids" | tr '\n' ' ')"
+}
+
+# ---------------------------------------------------------------- namespace helpers
+
+in_netns() { nsenter --net="$NETNS_PATH" -- "$@"; }
+
+# Runs a command inside the environment's netns and private mount namespace.
+in_env() {
+	local holder
+	holder=$(live_pid holder) || die "namespace holder is not running"
+	nsenter --mount="/proc/$holder/ns/mnt" --net="$NETNS_PATH" -- "$@"
+}
+
+# Runs inside the new mount namespace (passed to bash -c via declare -f).
+holder_main() {
+	set -eu
+	local state=$1 d t
+	# Drop the host's mounts under /run and /mnt (e.g. /run/netns/NAME) from this
+	# private copy, so dockerd's mountinfo looks like a VM's, then cover both.
+	while read -r t; do
+		umount -l "$t" 2>/dev/null || true
+	done < <(awk '$5 ~ /^\/(run|mnt)\// { print $5 }' /proc/self/mountinfo | sort -r)
+	mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+	mount -t tmpfs -o mode=0755 tmpfs /mnt
+	for d in c d wsl wslg; do
+		mkdir -p "/run/desktop/mnt/host/$d" "/mnt/host/$d"
+		mount --bind "$state/drives/$d" "/run/desktop/mnt/host/$d"
+		mount --make-rshared "/run/desktop/mnt/host/$d"
+		mount --bind "$state/drives/$d" "/mnt/host/$d"
+	done
+	mkdir -p /run/config/docker /run/desktop
+	cp "$state/daemon.json" /run/config/docker/daemon.json
+	echo "holder: mounts ready"
+	: >"$state/holder.ready"
+	exec sleep infinity
+}
+
+setup_netns() {
+	ip netns add "$LK_NETNS"
+	in_netns ip link set lo up
+	in_netns ip link add eth0 type veth peer name vm-host0
+	in_netns ip addr add "$VM_IP/$VM_PREFIX" dev eth0
+	in_netns ip link set vm-host0 up
+	in_netns ip link set eth0 up
+	in_netns ip link add services1 type veth peer name services1-p
+	in_netns ip addr add "$SERVICES_IP/32" dev services1
+	in_netns ip link set services1-p up
+	in_netns ip link set services1 up
+	in_netns ip link add cni0 type bridge
+	in_netns ip addr add "$CNI_CIDR" dev cni0
+	in_netns ip link set cni0 up
+	in_netns ip route add default via "$VM_GW" dev eth0 onlink
+}
+
+write_files() {
+	local d
+	for d in $DRIVES; do
+		mkdir -p "$LK_STATE/drives/$d"
+		printf 'drive %s\n' "$d" >"$LK_STATE/drives/$d/lkenv-drive"
+	done
+	printf '%s\n' "$DAEMON_JSON" >"$LK_STATE/daemon.json"
+	mkdir -p "$LK_STATE/containerd" "$LK_STATE/docker"
+	cat >"$LK_STATE/containerd.toml" <<EOF
+version = 2
+root = "$LK_STATE/containerd"
+state = "/run/containerd"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "/run/containerd/containerd.sock"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$LK_STATE/containerd/opt"
+EOF
+}
+
+tail_logs() {
+	local f
+	for f in holder containerd dockerd; do
+		[[ -s $LK_STATE/$f.log ]] || continue
+		printf -- '----- last lines of %s -----\n' "$LK_STATE/$f.log" >&2
+		grep -v 'loading plugin' "$LK_STATE/$f.log" | tail -n 25 >&2 || true
+	done
+}
+
+engine_answers() {
+	if command -v "$LK_DOCKER_CLI" >/dev/null 2>&1; then
+		timeout 5 "$LK_DOCKER_CLI" -H "unix://$SOCK" version --format '{{.Server.Version}}' >/dev/null 2>&1
+	else
+		timeout 5 curl -fsS --unix-socket "$SOCK" http://localhost/_ping >/dev/null 2>&1
+	fi
+}
+
+is_up() {
+	live_pid holder >/dev/null && live_pid containerd >/dev/null &&
+		live_pid dockerd >/dev/null && [[ -S $SOCK ]] && engine_answers
+}
+
+# ---------------------------------------------------------------- subcommands
+
+UP_DONE=0
+on_up_exit() {
+	local rc=$?
+	((UP_DONE)) && return 0
+	trap - EXIT INT TERM
+	log "up failed (exit $rc)"
+	tail_logs
+	if [[ $LK_KEEP_ON_FAILURE == 1 ]]; then
+		log "LK_KEEP_ON_FAILURE=1: leaving the environment for inspection; run '$0 down' later"
+	else
+		log "tearing down"
+		do_down || true
+	fi
+	exit "$rc"
+}
+
+do_up() {
+	local t0 holder ctr dockerd i pidfile hostmnt deadline
+	t0=$(date +%s.%N)
+	cd /
+
+	if is_up; then
+		log "already up (dockerd pid $(live_pid dockerd)); nothing to do"
+		return 0
+	fi
+	if [[ -e $NETNS_PATH && ! -e $MARKER ]]; then
+		die "netns $LK_NETNS exists but $MARKER does not: not ours? run '$0 down' to remove it"
+	fi
+	if [[ -e $MARKER || -e $NETNS_PATH ]]; then
+		log "stale previous run found; tearing it down first"
+		do_down
+	fi
+	if [[ -e $LK_STATE ]] && [[ -n $(ls -A "$LK_STATE" 2>/dev/null) ]]; then
+		die "$LK_STATE exists, is not empty and has no $MARKER; refusing to use it"
+	fi
+
+	trap on_up_exit EXIT
+	trap 'exit 130' INT TERM
+
+	mkdir -p "$LK_STATE"
+	chmod 0711 "$LK_STATE"
+	printf 'netns=%s\n' "$LK_NETNS" >"$MARKER"
+	# ip netns add turns /run/netns into a shared bind mount of itself; remember
+	# whether it was there before, so down can undo exactly that.
+	[[ -d /run/netns ]] && echo 1 >"$LK_STATE/run-netns-dir-existed"
+	mountpoint -q /run/netns 2>/dev/null && echo 1 >"$LK_STATE/run-netns-was-mounted"
+
+	write_files
+	setup_netns
+
+	# Namespace holder: enters the netns, unshares a private mount ns, mounts, sleeps.
+	# setsid/nsenter/unshare all exec, so $! is the holder's pid.
+	setsid nsenter --net="$NETNS_PATH" -- unshare --mount --propagation private -- \
+		bash -c "$(declare -f holder_main); holder_main \"\$1\"" lkenv-holder "$LK_STATE" \
+		>"$LK_STATE/holder.log" 2>&1 </dev/null &
+	holder=$!
+	echo "$holder" >"$LK_STATE/holder.pid"
+	for ((i = 0; i < 100; i++)); do
+		[[ -e $LK_STATE/holder.ready ]] && break
+		pid_alive "$holder" || die "namespace holder exited during setup"
+		sleep 0.1
+	done
+	[[ -e $LK_STATE/holder.ready ]] || die "namespace holder did not get ready in 10s"
+	hostmnt=$(readlink /proc/self/ns/mnt)
+	readlink "/proc/$holder/ns/mnt" >"$LK_STATE/mntns"
+	[[ $(<"$LK_STATE/mntns") != "$hostmnt" ]] || die "holder is in the host mount namespace"
+	[[ $(stat -f -c %T "/proc/$holder/root/run") == tmpfs ]] || die "/run is not a tmpfs in the holder's namespace"
+
+	# containerd.  One deadline covers containerd and dockerd.
+	deadline=$((SECONDS + LK_TIMEOUT))
+	setsid nsenter --mount="/proc/$holder/ns/mnt" --net="$NETNS_PATH" -- \
+		"$LK_CONTAINERD" --config "$LK_STATE/containerd.toml" \
+		>"$LK_STATE/containerd.log" 2>&1 </dev/null &
+	ctr=$!
+	echo "$ctr" >"$LK_STATE/containerd.pid"
+	while ((SECONDS < deadline)); do
+		[[ -S /proc/$holder/root/run/containerd/containerd.sock ]] && break
+		pid_alive "$ctr" || die "containerd exited"
+		sleep 0.1
+	done
+	[[ -S /proc/$holder/root/run/containerd/containerd.sock ]] || die "containerd socket did not appear in ${LK_TIMEOUT}s"
+
+	# dockerd: the article's flags first, then ours.
+	setsid nsenter --mount="/proc/$holder/ns/mnt" --net="$NETNS_PATH" -- \
+		"$LK_DOCKERD" \
+		--config-file /run/config/docker/daemon.json \
+		--containerd /run/containerd/containerd.sock \
+		--pidfile /run/desktop/docker.pid \
+		--swarm-default-advertise-addr="$VM_IP" \
+		--host-gateway-ip "$HOST_GATEWAY_IP" \
+		-H "unix://$SOCK" \
+		-H unix:///var/run/docker.sock \
+		--data-root "$LK_STATE/docker" \
+		--exec-root "$LK_EXEC_ROOT" \
+		--cgroup-parent "$LK_CGROUP_PARENT" \
+		>"$LK_STATE/dockerd.log" 2>&1 </dev/null &
+	dockerd=$!
+	echo "$dockerd" >"$LK_STATE/dockerd.pid"
+	while ((SECONDS < deadline)); do
+		pid_alive "$dockerd" || die "dockerd exited"
+		[[ -S $SOCK ]] && engine_answers && break
+		sleep 0.25
+	done
+	if ! [[ -S $SOCK ]] || ! engine_answers; then
+		die "engine did not answer on $SOCK within ${LK_TIMEOUT}s"
+	fi
+	pidfile=/proc/$holder/root/run/desktop/docker.pid
+	[[ -r $pidfile && $(<"$pidfile") == "$dockerd" ]] || die "dockerd pidfile does not match pid $dockerd"
+
+	UP_DONE=1
+	trap - EXIT INT TERM
+	log "up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s: netns $LK_NETNS, dockerd pid $dockerd, DOCKER_HOST=unix://$SOCK"
+}
+
+do_down() {
+	local pid d
+	cd /
+	# dockerd first (it stops its containers), then containerd, the namespace holder,
+	# then anything else still in our netns, mount namespace or cgroups.
+	if pid=$(live_pid dockerd); then stop_pid "$pid" 30 dockerd; fi
+	if pid=$(live_pid containerd); then stop_pid "$pid" 15 containerd; fi
+	if pid=$(live_pid holder); then stop_pid "$pid" 5 holder; fi
+	sweep
+	if [[ -e $NETNS_PATH ]]; then
+		ip netns delete "$LK_NETNS" 2>/dev/null || {
+			umount -l "$NETNS_PATH" 2>/dev/null || true
+			rm -f "$NETNS_PATH"
+		}
+	fi
+	# Containers' cgroups (dockerd --cgroup-parent), deepest first.
+	for d in /sys/fs/cgroup/*/"$CGROUP_REL"; do
+		[[ -d $d ]] || continue
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || log "warning: could not remove cgroup $d"
+	done
+	# Undo what "ip netns add" did to /run/netns, but only if we caused it and
+	# nobody else has a netns there now.
+	if [[ -e $LK_STATE/.lkenv && ! -e $LK_STATE/run-netns-was-mounted ]] &&
+		mountpoint -q /run/netns 2>/dev/null && [[ -z $(ls -A /run/netns 2>/dev/null) ]]; then
+		umount /run/netns 2>/dev/null || true
+		if [[ ! -e $LK_STATE/run-netns-dir-existed ]] && ! mountpoint -q /run/netns 2>/dev/null; then
+			rmdir /run/netns 2>/dev/null || true
+		fi
+	fi
+	if [[ -d $LK_STATE ]]; then
+		if [[ -e $MARKER || -z $(ls -A "$LK_STATE" 2>/dev/null) ]]; then
+			if grep -qF " $LK_STATE" /proc/self/mountinfo; then
+				log "warning: mounts under $LK_STATE in this mount namespace; not removing it"
+			else
+				rm -rf --one-file-system "$LK_STATE"
+			fi
+		else
+			log "warning: $LK_STATE has no $MARKER; not removing it"
+		fi
+	fi
+	log "down"
+}
+
+do_status() {
+	local p
+	if is_up; then
+		echo "up: netns $LK_NETNS, dockerd pid $(live_pid dockerd), containerd pid $(live_pid containerd), holder pid $(live_pid holder), DOCKER_HOST=unix://$SOCK"
+		return 0
+	fi
+	if [[ -e $MARKER || -e $NETNS_PATH ]]; then
+		echo "degraded: leftovers of a previous run (netns $([[ -e $NETNS_PATH ]] && echo present || echo absent))"
+		for p in holder containerd dockerd; do
+			if live_pid "$p" >/dev/null; then echo "  $p: running"; else echo "  $p: not running"; fi
+		done
+		echo "  run '$0 down' to clean up"
+		return 1
+	fi
+	echo "down"
+	return 1
+}
+
+do_env() {
+	is_up || die "not up (run '$0 up')"
+	printf 'export DOCKER_HOST=%q\n' "unix://$SOCK"
+	printf 'export LK_NETNS=%q\n' "$LK_NETNS"
+	printf 'export LK_NETNS_PATH=%q\n' "$NETNS_PATH"
+	printf 'export LK_STATE=%q\n' "$LK_STATE"
+	printf 'export LK_SOCK=%q\n' "$SOCK"
+	printf 'export LK_DOCKERD_PID=%q\n' "$(live_pid dockerd)"
+	printf 'export LK_CONTAINERD_PID=%q\n' "$(live_pid containerd)"
+	printf 'export LK_HOLDER_PID=%q\n' "$(live_pid holder)"
+	printf 'export LK_MNTNS=%q\n' "$(<"$LK_STATE/mntns")"
+	printf 'export LK_DATA_ROOT=%q\n' "$LK_STATE/docker"
+	printf 'export LK_EXEC_ROOT=%q\n' "$LK_EXEC_ROOT"
+	printf 'export LK_CGROUP_PARENT=%q\n' "$LK_CGROUP_PARENT"
+	printf 'export LK_HOST_GATEWAY_IP=%q\n' "$HOST_GATEWAY_IP"
+	printf 'export LK_VM_IP=%q\n' "$VM_IP"
+}
+
+main() {
+	validate_settings
+	case ${1:-} in
+	up)
+		need_root
+		need_cmds
+		do_up
+		;;
+	down)
+		need_root
+		do_down
+		;;
+	status) do_status ;;
+	env) do_env ;;
+	exec)
+		# Run a command inside the environment's netns + private mount namespace.
+		shift
+		need_root
+		in_env "$@"
+		;;
+	*)
+		echo "usage: $0 up|down|status|env|exec CMD..." >&2
+		exit 2
+		;;
+	esac
+}
+
+main "$@"
