@@ -1,0 +1,170 @@
+// Package procs scans the process table of a procfs once and keeps the
+// processes the probe cares about (dockerd, containerd, shims, kubelet...).
+// It reads each process's comm first, a few bytes, and reads stat and
+// cmdline only for the processes it keeps, so a host with thousands of
+// processes costs thousands of tiny reads, not thousands of argv copies.
+//
+// It never reads environ. Parsers for stat and cmdline are pure and take
+// bytes; Scan is the only part that touches the filesystem, through hostfs.
+package procs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/dockprobe/dockprobe/probe/internal/hostfs"
+)
+
+// ErrParse marks malformed /proc content.
+var ErrParse = errors.New("malformed proc file")
+
+// Process is one kept process.
+type Process struct {
+	PID  int
+	PPID int
+	// Comm is the kernel's name for the process (at most 15 bytes).
+	Comm string
+	// Argv is the command line; empty for kernel threads and zombies.
+	Argv []string
+}
+
+// Interesting reports whether a process named comm is one the report lists:
+// the engine's daemons, runtimes and Docker Desktop's helpers. comm is
+// truncated to 15 bytes by the kernel ("containerd-shim-runc-v2" reads
+// "containerd-shim"), hence the prefixes.
+func Interesting(comm string) bool {
+	switch comm {
+	case "dockerd", "containerd", "kubelet", "buildkitd", "rootlesskit":
+		return true
+	}
+	for _, prefix := range []string{"containerd-", "k3s", "vpnkit", "com.docker."} {
+		if strings.HasPrefix(comm, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Scan lists the processes of fsys whose comm keep accepts (Interesting when
+// keep is nil), in pid order, with their ppid and argv. Processes that exit
+// during the scan are skipped; other failures skip the process and the first
+// is returned along with everything that could be read.
+func Scan(fsys *hostfs.FS, keep func(comm string) bool) ([]Process, error) {
+	if keep == nil {
+		keep = Interesting
+	}
+	pids, err := fsys.PIDs()
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var out []Process
+	var firstErr error
+	for _, pid := range pids {
+		b, err := fsys.ReadProcFile(pid, "comm")
+		if err == nil && keep(string(bytes.TrimSuffix(b, []byte("\n")))) {
+			var p Process
+			if p, err = Read(fsys, pid); err == nil {
+				out = append(out, p)
+			}
+		}
+		// One unreadable process (hidepid, a race) must not hide the rest.
+		if err != nil && !gone(err) && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return out, firstErr
+}
+
+// Read reads one process's stat and cmdline.
+func Read(fsys *hostfs.FS, pid int) (Process, error) {
+	b, err := fsys.ReadProcFile(pid, "stat")
+	if err != nil {
+		return Process{}, err
+	}
+	st, err := ParseStat(b)
+	if err != nil {
+		return Process{}, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	b, err = fsys.ReadProcFile(pid, "cmdline")
+	if err != nil {
+		return Process{}, err
+	}
+	return Process{PID: pid, PPID: st.PPID, Comm: st.Comm, Argv: ParseCmdline(b)}, nil
+}
+
+// gone reports whether err means the process exited under us: its /proc
+// directory vanished (ENOENT) or its task is already reaped (ESRCH).
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
+}
+
+// Stat is the part of /proc/<pid>/stat the probe uses.
+type Stat struct {
+	PID   int
+	Comm  string
+	State string
+	PPID  int
+}
+
+// ParseStat parses /proc/<pid>/stat. comm sits in parentheses and may itself
+// contain spaces and ")", so the fields after it are found from the last ")".
+func ParseStat(b []byte) (Stat, error) {
+	s := string(bytes.TrimRight(b, "\n"))
+	open := strings.IndexByte(s, '(')
+	close := strings.LastIndexByte(s, ')')
+	if open < 0 || close < open {
+		return Stat{}, fmt.Errorf("%w: stat %s: no (comm)", ErrParse, quote(s))
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(s[:open]))
+	if err != nil || pid <= 0 {
+		return Stat{}, fmt.Errorf("%w: stat %s: bad pid", ErrParse, quote(s))
+	}
+	rest := strings.Fields(s[close+1:])
+	if len(rest) < 2 {
+		return Stat{}, fmt.Errorf("%w: stat %s: missing state and ppid", ErrParse, quote(s))
+	}
+	ppid, err := strconv.Atoi(rest[1])
+	if err != nil || ppid < 0 {
+		return Stat{}, fmt.Errorf("%w: stat %s: bad ppid %q", ErrParse, quote(s), rest[1])
+	}
+	return Stat{PID: pid, Comm: s[open+1 : close], State: rest[0], PPID: ppid}, nil
+}
+
+// ParseCmdline splits /proc/<pid>/cmdline at NUL bytes. The kernel ends the
+// last argument with a NUL too; a process that rewrote its argv area (as
+// setproctitle does) may not, and may pad with NULs, both handled.
+func ParseCmdline(b []byte) []string {
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return nil
+	}
+	parts := bytes.Split(b, []byte{0})
+	argv := make([]string, len(parts))
+	for i, p := range parts {
+		argv[i] = string(p)
+	}
+	return argv
+}
+
+// Base returns the base name of argv[0], or "" without one.
+func Base(argv []string) string {
+	if len(argv) == 0 || argv[0] == "" {
+		return ""
+	}
+	return path.Base(argv[0])
+}
+
+// quote shows malformed input in an error, cut to a readable length.
+func quote(s string) string {
+	const max = 120
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return strconv.Quote(s)
+}
