@@ -1,8 +1,7 @@
 // Package report renders a probev1.Report for people and for scripts: JSON
 // (the versioned contract: lowerCamelCase names, every field always present,
-// stable formatting) and Text (aligned sections for a terminal). It also
-// owns the list of JSON paths scripts may rely on ([ContractPaths]) and its
-// checker ([CheckContract]), reused by the end-to-end suite.
+// stable formatting) and Text (aligned sections for a terminal). The JSON
+// paths scripts may rely on live in proto/probe/v1/contract.
 //
 // It renders what it is given and never collects or judges; a partial
 // report (sections missing, Report.errors filled) renders everything it has.

@@ -1,4 +1,9 @@
-package report
+// Package contract is the JSON contract of probev1.Report: the jq-style
+// paths that scripts may rely on (Paths) and a checker (Check) that the
+// renderer tests and the end-to-end suite both run against real output.
+// Paths are only ever added; removing one or changing its type is a new
+// schema version (docs/json.md).
+package contract
 
 import (
 	"bytes"
@@ -8,19 +13,19 @@ import (
 	"strings"
 )
 
-// ContractPath is a JSON path scripts may rely on, written jq-style
+// Path is a JSON path scripts may rely on, written jq-style
 // (".engine.networks[].name"; "[]" walks every element), and the JSON type
 // its values have: string, number, boolean, object or array, or several
 // joined with "|".
-type ContractPath struct {
+type Path struct {
 	Path string
 	Type string
 }
 
-// ContractPaths lists the JSON paths that schema version 1 promises. Paths
+// Paths lists the JSON paths that schema version 1 promises. Paths
 // are only ever added; removing one or changing its type is a new schema
 // version. int32 fields stay JSON numbers (protojson would quote int64).
-var ContractPaths = []ContractPath{
+var Paths = []Path{
 	{".schemaVersion", "number"},
 	{".engine.serverVersion", "string"},
 	{".engine.apiVersion", "string"},
@@ -52,28 +57,28 @@ var ContractPaths = []ContractPath{
 	{".errors[].message", "string"},
 }
 
-// ErrContract is matched by every CheckContract failure.
-var ErrContract = errors.New("JSON contract violated")
+// ErrViolation is matched by every Check failure.
+var ErrViolation = errors.New("JSON contract violated")
 
-// CheckContract verifies that doc (a JSON report) has every path in
-// ContractPaths with the promised type. Every list on a path must be a JSON
+// Check verifies that doc (a JSON report) has every path in
+// Paths with the promised type. Every list on a path must be a JSON
 // array; an empty one satisfies the rest of the path (a report without
 // errors has no .errors[].section to check).
-func CheckContract(doc []byte) error {
-	return checkContract(doc, false)
+func Check(doc []byte) error {
+	return check(doc, false)
 }
 
 // checkContract with strict set also requires every path to reach at least
 // one value, which a complete fixture must.
-func checkContract(doc []byte, strict bool) error {
+func check(doc []byte, strict bool) error {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var root any
 	if err := dec.Decode(&root); err != nil {
-		return fmt.Errorf("%w: not JSON: %w", ErrContract, err)
+		return fmt.Errorf("%w: not JSON: %w", ErrViolation, err)
 	}
 	var errs []error
-	for _, cp := range ContractPaths {
+	for _, cp := range Paths {
 		segs, err := splitPath(cp.Path)
 		if err != nil {
 			errs = append(errs, err)
@@ -81,10 +86,10 @@ func checkContract(doc []byte, strict bool) error {
 		}
 		reached := 0
 		for _, msg := range walk(root, segs, "", cp.Type, &reached) {
-			errs = append(errs, fmt.Errorf("%w: %s", ErrContract, msg))
+			errs = append(errs, fmt.Errorf("%w: %s", ErrViolation, msg))
 		}
 		if strict && reached == 0 {
-			errs = append(errs, fmt.Errorf("%w: %s: no value (every list on the path is empty)", ErrContract, cp.Path))
+			errs = append(errs, fmt.Errorf("%w: %s: no value (every list on the path is empty)", ErrViolation, cp.Path))
 		}
 	}
 	return errors.Join(errs...)
@@ -178,3 +183,7 @@ func typeAllowed(got, want string) bool {
 	}
 	return false
 }
+
+// CheckStrict is Check that also requires every path to reach at least one
+// value (so empty arrays do not pass vacuously).
+func CheckStrict(doc []byte) error { return check(doc, true) }
