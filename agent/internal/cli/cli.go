@@ -1,0 +1,78 @@
+// Package cli is the agent's command line: it turns flags into options and
+// options into calls of the packages that do the work (endpoint, engine,
+// launch, report). It is the only package that imports the CLI library.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
+)
+
+// Stdout and Stderr are where the CLI writes; tests replace them.
+var (
+	Stdout io.Writer = os.Stdout
+	Stderr io.Writer = os.Stderr
+)
+
+type globalOptions struct {
+	host    string
+	context string
+	debug   bool
+}
+
+func (g *globalOptions) endpoint() (endpoint.Endpoint, error) {
+	return endpoint.Resolve(endpoint.Options{Host: g.host, Context: g.context, Getenv: os.Getenv})
+}
+
+// Run executes the agent with args (without the program name).
+func Run(ctx context.Context, args []string) error {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(Stdout)
+	root.SetErr(Stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil && isCobraUsageError(err) {
+		return fmt.Errorf("%w: %w (see `agent --help`)", ErrUsage, err)
+	}
+	return err
+}
+
+func isCobraUsageError(err error) bool {
+	if errors.Is(err, ErrUsage) {
+		return false
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "accepts ", "requires at least", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRoot() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "agent",
+		Short: "See inside the VM where your Docker engine really runs",
+		Long: `agent launches a short-lived, read-only probe container on your Docker engine.
+The probe looks at the environment where dockerd really runs (the LinuxKit VM
+under Docker Desktop): interfaces, routes, mounts, dockerd's flags and config,
+and reports back. Nothing is pulled from a registry.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&g.host, "host", "H", "", "engine endpoint to use (like docker -H); default: the docker CLI's context")
+	root.PersistentFlags().StringVarP(&g.context, "context", "c", "", "docker context to use (default: DOCKER_CONTEXT or the current context)")
+	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "print the probe's log and error details to stderr")
+	root.AddCommand(newProbeCmd(g), newCleanupCmd(g), newVersionCmd())
+	return root
+}

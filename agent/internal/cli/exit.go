@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
+	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/launch"
+	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
+	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
+)
+
+// Exit codes. Scripts depend on them: never renumber, only add.
+const (
+	ExitOK           = 0 // a report was produced (it may list failed sections)
+	ExitFailure      = 1 // an unexpected failure
+	ExitUsage        = 2 // bad command line or configuration
+	ExitUnreachable  = 3 // the engine did not answer
+	ExitProbeBlocked = 4 // the engine refused to load, create or start the probe
+	ExitProtocol     = 5 // agent and probe speak different protocol versions
+	ExitTimeout      = 6 // the probe did not answer in time
+	ExitProbeFailed  = 7 // the probe stopped answering mid-run
+	ExitInterrupted  = 130
+)
+
+// ErrUsage marks a bad command line.
+var ErrUsage = errors.New("usage")
+
+// ExitCode maps an error from Run to the process exit code.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, ErrUsage),
+		errors.Is(err, endpoint.ErrContextNotFound), errors.Is(err, endpoint.ErrInvalidContext),
+		errors.Is(err, endpoint.ErrInvalidHost), errors.Is(err, endpoint.ErrUnsupportedHost),
+		errors.Is(err, endpoint.ErrConflictingOptions), errors.Is(err, endpoint.ErrInvalidAPIVersion),
+		errors.Is(err, engine.ErrTLSConfig):
+		return ExitUsage
+	case errors.Is(err, engine.ErrEngineUnreachable), errors.Is(err, engine.ErrUnsupportedEngine):
+		return ExitUnreachable
+	case errors.Is(err, launch.ErrImageLoad), errors.Is(err, launch.ErrCreate),
+		errors.Is(err, launch.ErrStart), errors.Is(err, launch.ErrAttach),
+		errors.Is(err, probeimage.ErrNoBinary), errors.Is(err, ErrNotLinuxEngine):
+		return ExitProbeBlocked
+	case errors.Is(err, probeclient.ErrProtocolMismatch):
+		return ExitProtocol
+	case errors.Is(err, probeclient.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return ExitTimeout
+	case errors.Is(err, probeclient.ErrProbeGone):
+		return ExitProbeFailed
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	}
+	return ExitFailure
+}
