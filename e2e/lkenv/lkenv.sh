@@ -264,7 +264,9 @@ setup_netns() {
 	ip netns add "$LK_NETNS"
 	in_netns ip link set lo up
 	in_netns ip link add eth0 type veth peer name vm-host0
-	in_netns ip addr add "$VM_IP/$VM_PREFIX" dev eth0
+	# "brd +" sets the broadcast address as LinuxKit's network setup does: the
+	# article's ifconfig shows Bcast:192.168.65.255 (and 10.1.255.255 on cni0).
+	in_netns ip addr add "$VM_IP/$VM_PREFIX" brd + dev eth0
 	in_netns ip link set vm-host0 up
 	in_netns ip link set eth0 up
 	in_netns ip link add services1 type veth peer name services1-p
@@ -272,7 +274,7 @@ setup_netns() {
 	in_netns ip link set services1-p up
 	in_netns ip link set services1 up
 	in_netns ip link add cni0 type bridge
-	in_netns ip addr add "$CNI_CIDR" dev cni0
+	in_netns ip addr add "$CNI_CIDR" brd + dev cni0
 	in_netns ip link set cni0 up
 	in_netns ip route add default via "$VM_GW" dev eth0 onlink
 }
