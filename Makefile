@@ -1,0 +1,89 @@
+# dockprobe — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/dockprobe/dockprobe/internal/version.Version=$(VERSION)
+BIN       := bin
+BINS_DIR  := agent/internal/probeimage/bins
+TOOLS     := $(CURDIR)/bin/tools
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+PROBE_ARCHES := amd64 arm64
+CROSS     := windows/amd64 windows/arm64 darwin/amd64 darwin/arm64 linux/amd64 linux/arm64
+GOFILES   := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
+
+.PHONY: help build probe agent cross image proto proto-check check vet fmt-check test unit e2e fuzz bench clean
+
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: agent ## build the probe (linux/amd64, linux/arm64) and the agent into bin/
+
+probe: $(foreach a,$(PROBE_ARCHES),$(BIN)/probe-linux-$(a)) ## build the static probe binaries
+
+$(BIN)/probe-linux-%: $(GOFILES) go.mod go.sum
+	@mkdir -p $(BIN) $(BINS_DIR)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./probe/cmd/probe
+	cp $@ $(BINS_DIR)/probe-linux-$*
+
+agent: probe ## build the agent for this machine (embeds the probes)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/agent ./agent/cmd/agent
+
+cross: probe ## build the agent for windows, darwin and linux (amd64, arm64) into bin/cross/
+	@set -e; for p in $(CROSS); do os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  echo "  agent $$os/$$arch"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/cross/agent-$$os-$$arch$$ext ./agent/cmd/agent; \
+	done
+
+image: probe ## build the publishable probe image with docker build (Dockerfile.probe)
+	docker build -f Dockerfile.probe --build-arg VERSION=$(VERSION) \
+	  --build-arg PROBE_SHA256=$$(sha256sum $(BIN)/probe-linux-amd64 | cut -d' ' -f1) -t dockprobe/probe:$(VERSION) .
+
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+$(TOOLS)/protoc-gen-go-grpc:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+PROTOC_GEN = PATH=$(TOOLS):$$PATH protoc -I proto \
+	  --go_out=paths=source_relative:$(1) --go-grpc_out=paths=source_relative:$(1) \
+	  proto/probe/v1/probe.proto
+
+proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate the gRPC code from proto/ (needs protoc)
+	$(call PROTOC_GEN,proto)
+
+proto-check: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## fail when the committed generated code differs from proto/
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(call PROTOC_GEN,$$tmp) && \
+	for f in $$(cd $$tmp && find . -name '*.pb.go'); do \
+	  diff -u proto/$$f $$tmp/$$f || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }; \
+	done; echo "generated code is up to date"
+
+vet: probe ## go vet for linux, windows and darwin
+	$(GO) vet ./...
+	GOOS=windows $(GO) vet ./agent/... ./proto/... ./internal/...
+	GOOS=darwin $(GO) vet ./agent/... ./proto/... ./internal/...
+
+fmt-check: ## fail on unformatted Go files
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+
+unit: probe ## unit tests (root-only ones run when root)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+e2e: agent ## end-to-end tests against a real LinuxKit-shaped engine (needs root, docker.io, containerd)
+	DOCKPROBE_E2E=1 $(GO) test -count=1 -v -timeout 20m ./e2e/...
+
+test: unit e2e ## unit and end-to-end tests
+
+fuzz: probe ## run every fuzz target for a short budget (FUZZTIME, default 10s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "  $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-10s} $$pkg >/dev/null; \
+	  done; done
+
+check: fmt-check vet proto-check test cross ## everything CI runs: format, vet, proto drift, tests, cross build
+
+clean: ## remove build outputs
+	rm -rf $(BIN) $(BINS_DIR)/probe-linux-*
