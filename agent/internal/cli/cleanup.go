@@ -10,6 +10,8 @@ import (
 	"github.com/dockprobe/dockprobe/agent/internal/launch"
 )
 
+func init() { register(newCleanupCmd) }
+
 func newCleanupCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:     "cleanup",

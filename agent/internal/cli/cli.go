@@ -73,6 +73,14 @@ and reports back. Nothing is pulled from a registry.`,
 	root.PersistentFlags().StringVarP(&g.host, "host", "H", "", "engine endpoint to use (like docker -H); default: the docker CLI's context")
 	root.PersistentFlags().StringVarP(&g.context, "context", "c", "", "docker context to use (default: DOCKER_CONTEXT or the current context)")
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "print the probe's log and error details to stderr")
-	root.AddCommand(newProbeCmd(g), newCleanupCmd(g), newVersionCmd())
+	for _, newCmd := range commands {
+		root.AddCommand(newCmd(g))
+	}
 	return root
 }
+
+// commands are the subcommands; each command's file registers itself in an
+// init function, so adding a command touches no shared line.
+var commands []func(*globalOptions) *cobra.Command
+
+func register(newCmd func(*globalOptions) *cobra.Command) { commands = append(commands, newCmd) }

@@ -10,7 +10,9 @@ import (
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
-func newVersionCmd() *cobra.Command {
+func init() { register(newVersionCmd) }
+
+func newVersionCmd(*globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",
 		Short:   "Print the agent's version, protocol and the probe binaries it carries",
