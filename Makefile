@@ -26,7 +26,7 @@ probe: $(foreach a,$(PROBE_ARCHES),$(BIN)/probe-linux-$(a)) ## build the static 
 $(BIN)/probe-linux-%: $(GOFILES) go.mod go.sum
 	@mkdir -p $(BIN) $(BINS_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./probe/cmd/probe
-	cp $@ $(BINS_DIR)/probe-linux-$*
+	cp $@ $(BINS_DIR)/.probe-linux-$*.tmp && mv -f $(BINS_DIR)/.probe-linux-$*.tmp $(BINS_DIR)/probe-linux-$*
 
 agent: probe ## build the agent for this machine (embeds the probes)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/agent ./agent/cmd/agent
