@@ -332,7 +332,9 @@ type Report struct {
 	Errors        []*SectionError        `protobuf:"bytes,11,rep,name=errors,proto3" json:"errors,omitempty"`
 	CollectedAt   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=collected_at,json=collectedAt,proto3" json:"collected_at,omitempty"`
 	// Time the probe spent on each section, in milliseconds.
-	Timings       []*SectionTiming `protobuf:"bytes,13,rep,name=timings,proto3" json:"timings,omitempty"`
+	Timings []*SectionTiming `protobuf:"bytes,13,rep,name=timings,proto3" json:"timings,omitempty"`
+	// What the agent concludes from the facts, most severe first.
+	Findings      []*Finding `protobuf:"bytes,14,rep,name=findings,proto3" json:"findings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -458,6 +460,121 @@ func (x *Report) GetTimings() []*SectionTiming {
 	return nil
 }
 
+func (x *Report) GetFindings() []*Finding {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
+// Finding is one check's conclusion, with its evidence and what to do.
+type Finding struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stable identifier, never reused for another check (e.g. "net.subnet-overlap").
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ok, info, warning or error.
+	Severity string `protobuf:"bytes,2,opt,name=severity,proto3" json:"severity,omitempty"`
+	// One line for people.
+	Summary string `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	// The facts the conclusion rests on, each a short line citing the report
+	// (e.g. "mount 123 /run/desktop/mnt/host/c propagation shared").
+	Evidence []string `protobuf:"bytes,4,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	// What to do about it; empty when nothing needs doing.
+	Fix    string `protobuf:"bytes,5,opt,name=fix,proto3" json:"fix,omitempty"`
+	DocUrl string `protobuf:"bytes,6,opt,name=doc_url,json=docUrl,proto3" json:"doc_url,omitempty"`
+	// pass, fail, warn or skip (skip when a prerequisite is missing).
+	Status        string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	Title         string `protobuf:"bytes,8,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Finding) Reset() {
+	*x = Finding{}
+	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Finding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Finding) ProtoMessage() {}
+
+func (x *Finding) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Finding.ProtoReflect.Descriptor instead.
+func (*Finding) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Finding) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Finding) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *Finding) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *Finding) GetEvidence() []string {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *Finding) GetFix() string {
+	if x != nil {
+		return x.Fix
+	}
+	return ""
+}
+
+func (x *Finding) GetDocUrl() string {
+	if x != nil {
+		return x.DocUrl
+	}
+	return ""
+}
+
+func (x *Finding) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Finding) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
 type Tool struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AgentVersion    string                 `protobuf:"bytes,1,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
@@ -470,7 +587,7 @@ type Tool struct {
 
 func (x *Tool) Reset() {
 	*x = Tool{}
-	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	mi := &file_probe_v1_probe_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +599,7 @@ func (x *Tool) String() string {
 func (*Tool) ProtoMessage() {}
 
 func (x *Tool) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	mi := &file_probe_v1_probe_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +612,7 @@ func (x *Tool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tool.ProtoReflect.Descriptor instead.
 func (*Tool) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{6}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Tool) GetAgentVersion() string {
@@ -554,7 +671,7 @@ type Engine struct {
 
 func (x *Engine) Reset() {
 	*x = Engine{}
-	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	mi := &file_probe_v1_probe_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -566,7 +683,7 @@ func (x *Engine) String() string {
 func (*Engine) ProtoMessage() {}
 
 func (x *Engine) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	mi := &file_probe_v1_probe_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -579,7 +696,7 @@ func (x *Engine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Engine.ProtoReflect.Descriptor instead.
 func (*Engine) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{7}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Engine) GetName() string {
@@ -719,7 +836,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	mi := &file_probe_v1_probe_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +848,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	mi := &file_probe_v1_probe_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +861,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{8}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Network) GetName() string {
@@ -821,7 +938,7 @@ type Subnet struct {
 
 func (x *Subnet) Reset() {
 	*x = Subnet{}
-	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	mi := &file_probe_v1_probe_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +950,7 @@ func (x *Subnet) String() string {
 func (*Subnet) ProtoMessage() {}
 
 func (x *Subnet) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	mi := &file_probe_v1_probe_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +963,7 @@ func (x *Subnet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subnet.ProtoReflect.Descriptor instead.
 func (*Subnet) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{9}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Subnet) GetSubnet() string {
@@ -891,7 +1008,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	mi := &file_probe_v1_probe_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1020,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	mi := &file_probe_v1_probe_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1033,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{10}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Target) GetPid() int32 {
@@ -1009,7 +1126,7 @@ type Daemon struct {
 
 func (x *Daemon) Reset() {
 	*x = Daemon{}
-	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	mi := &file_probe_v1_probe_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1138,7 @@ func (x *Daemon) String() string {
 func (*Daemon) ProtoMessage() {}
 
 func (x *Daemon) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	mi := &file_probe_v1_probe_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1151,7 @@ func (x *Daemon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Daemon.ProtoReflect.Descriptor instead.
 func (*Daemon) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{11}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Daemon) GetFound() bool {
@@ -1160,7 +1277,7 @@ type Flag struct {
 
 func (x *Flag) Reset() {
 	*x = Flag{}
-	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	mi := &file_probe_v1_probe_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1289,7 @@ func (x *Flag) String() string {
 func (*Flag) ProtoMessage() {}
 
 func (x *Flag) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	mi := &file_probe_v1_probe_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1302,7 @@ func (x *Flag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flag.ProtoReflect.Descriptor instead.
 func (*Flag) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{12}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Flag) GetName() string {
@@ -1231,7 +1348,7 @@ type Interface struct {
 
 func (x *Interface) Reset() {
 	*x = Interface{}
-	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	mi := &file_probe_v1_probe_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1360,7 @@ func (x *Interface) String() string {
 func (*Interface) ProtoMessage() {}
 
 func (x *Interface) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	mi := &file_probe_v1_probe_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1256,7 +1373,7 @@ func (x *Interface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interface.ProtoReflect.Descriptor instead.
 func (*Interface) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{13}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Interface) GetName() string {
@@ -1367,7 +1484,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	mi := &file_probe_v1_probe_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1496,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	mi := &file_probe_v1_probe_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1509,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{14}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Address) GetFamily() string {
@@ -1477,7 +1594,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_probe_v1_probe_proto_msgTypes[15]
+	mi := &file_probe_v1_probe_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1606,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[15]
+	mi := &file_probe_v1_probe_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1619,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{15}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Route) GetFamily() string {
@@ -1606,7 +1723,7 @@ type Mount struct {
 
 func (x *Mount) Reset() {
 	*x = Mount{}
-	mi := &file_probe_v1_probe_proto_msgTypes[16]
+	mi := &file_probe_v1_probe_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +1735,7 @@ func (x *Mount) String() string {
 func (*Mount) ProtoMessage() {}
 
 func (x *Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[16]
+	mi := &file_probe_v1_probe_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +1748,7 @@ func (x *Mount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mount.ProtoReflect.Descriptor instead.
 func (*Mount) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{16}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Mount) GetId() int32 {
@@ -1753,7 +1870,7 @@ type Process struct {
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_probe_v1_probe_proto_msgTypes[17]
+	mi := &file_probe_v1_probe_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1882,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[17]
+	mi := &file_probe_v1_probe_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1895,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{17}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Process) GetPid() int32 {
@@ -1830,7 +1947,7 @@ type ProbeContainer struct {
 
 func (x *ProbeContainer) Reset() {
 	*x = ProbeContainer{}
-	mi := &file_probe_v1_probe_proto_msgTypes[18]
+	mi := &file_probe_v1_probe_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1842,7 +1959,7 @@ func (x *ProbeContainer) String() string {
 func (*ProbeContainer) ProtoMessage() {}
 
 func (x *ProbeContainer) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[18]
+	mi := &file_probe_v1_probe_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1855,7 +1972,7 @@ func (x *ProbeContainer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProbeContainer.ProtoReflect.Descriptor instead.
 func (*ProbeContainer) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{18}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProbeContainer) GetEtcHosts() []*HostsEntry {
@@ -1903,7 +2020,7 @@ type HostsEntry struct {
 
 func (x *HostsEntry) Reset() {
 	*x = HostsEntry{}
-	mi := &file_probe_v1_probe_proto_msgTypes[19]
+	mi := &file_probe_v1_probe_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +2032,7 @@ func (x *HostsEntry) String() string {
 func (*HostsEntry) ProtoMessage() {}
 
 func (x *HostsEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[19]
+	mi := &file_probe_v1_probe_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2045,7 @@ func (x *HostsEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostsEntry.ProtoReflect.Descriptor instead.
 func (*HostsEntry) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{19}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HostsEntry) GetAddress() string {
@@ -1957,7 +2074,7 @@ type SectionError struct {
 
 func (x *SectionError) Reset() {
 	*x = SectionError{}
-	mi := &file_probe_v1_probe_proto_msgTypes[20]
+	mi := &file_probe_v1_probe_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1969,7 +2086,7 @@ func (x *SectionError) String() string {
 func (*SectionError) ProtoMessage() {}
 
 func (x *SectionError) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[20]
+	mi := &file_probe_v1_probe_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1982,7 +2099,7 @@ func (x *SectionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionError.ProtoReflect.Descriptor instead.
 func (*SectionError) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{20}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SectionError) GetSection() string {
@@ -2016,7 +2133,7 @@ type SectionTiming struct {
 
 func (x *SectionTiming) Reset() {
 	*x = SectionTiming{}
-	mi := &file_probe_v1_probe_proto_msgTypes[21]
+	mi := &file_probe_v1_probe_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2145,7 @@ func (x *SectionTiming) String() string {
 func (*SectionTiming) ProtoMessage() {}
 
 func (x *SectionTiming) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[21]
+	mi := &file_probe_v1_probe_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2158,7 @@ func (x *SectionTiming) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionTiming.ProtoReflect.Descriptor instead.
 func (*SectionTiming) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{21}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SectionTiming) GetSection() string {
@@ -2081,7 +2198,7 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x0fdocker_root_dir\x18\x01 \x01(\tR\rdockerRootDir\x12*\n" +
 	"\x11host_gateway_name\x18\x02 \x01(\tR\x0fhostGatewayName\"E\n" +
 	"\x0fCollectResponse\x122\n" +
-	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\xd1\x05\n" +
+	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\x8a\x06\n" +
 	"\x06Report\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\x05R\rschemaVersion\x12,\n" +
 	"\x04tool\x18\x02 \x01(\v2\x18.dockprobe.probe.v1.ToolR\x04tool\x122\n" +
@@ -2098,7 +2215,17 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	" \x01(\v2\".dockprobe.probe.v1.ProbeContainerR\tcontainer\x128\n" +
 	"\x06errors\x18\v \x03(\v2 .dockprobe.probe.v1.SectionErrorR\x06errors\x12=\n" +
 	"\fcollected_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vcollectedAt\x12;\n" +
-	"\atimings\x18\r \x03(\v2!.dockprobe.probe.v1.SectionTimingR\atimings\"\x9c\x01\n" +
+	"\atimings\x18\r \x03(\v2!.dockprobe.probe.v1.SectionTimingR\atimings\x127\n" +
+	"\bfindings\x18\x0e \x03(\v2\x1b.dockprobe.probe.v1.FindingR\bfindings\"\xc4\x01\n" +
+	"\aFinding\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bseverity\x18\x02 \x01(\tR\bseverity\x12\x18\n" +
+	"\asummary\x18\x03 \x01(\tR\asummary\x12\x1a\n" +
+	"\bevidence\x18\x04 \x03(\tR\bevidence\x12\x10\n" +
+	"\x03fix\x18\x05 \x01(\tR\x03fix\x12\x17\n" +
+	"\adoc_url\x18\x06 \x01(\tR\x06docUrl\x12\x16\n" +
+	"\x06status\x18\a \x01(\tR\x06status\x12\x14\n" +
+	"\x05title\x18\b \x01(\tR\x05title\"\x9c\x01\n" +
 	"\x04Tool\x12#\n" +
 	"\ragent_version\x18\x01 \x01(\tR\fagentVersion\x12#\n" +
 	"\rprobe_version\x18\x02 \x01(\tR\fprobeVersion\x12)\n" +
@@ -2292,7 +2419,7 @@ func file_probe_v1_probe_proto_rawDescGZIP() []byte {
 	return file_probe_v1_probe_proto_rawDescData
 }
 
-var file_probe_v1_probe_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_probe_v1_probe_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_probe_v1_probe_proto_goTypes = []any{
 	(*HandshakeRequest)(nil),      // 0: dockprobe.probe.v1.HandshakeRequest
 	(*HandshakeResponse)(nil),     // 1: dockprobe.probe.v1.HandshakeResponse
@@ -2300,63 +2427,65 @@ var file_probe_v1_probe_proto_goTypes = []any{
 	(*TargetHint)(nil),            // 3: dockprobe.probe.v1.TargetHint
 	(*CollectResponse)(nil),       // 4: dockprobe.probe.v1.CollectResponse
 	(*Report)(nil),                // 5: dockprobe.probe.v1.Report
-	(*Tool)(nil),                  // 6: dockprobe.probe.v1.Tool
-	(*Engine)(nil),                // 7: dockprobe.probe.v1.Engine
-	(*Network)(nil),               // 8: dockprobe.probe.v1.Network
-	(*Subnet)(nil),                // 9: dockprobe.probe.v1.Subnet
-	(*Target)(nil),                // 10: dockprobe.probe.v1.Target
-	(*Daemon)(nil),                // 11: dockprobe.probe.v1.Daemon
-	(*Flag)(nil),                  // 12: dockprobe.probe.v1.Flag
-	(*Interface)(nil),             // 13: dockprobe.probe.v1.Interface
-	(*Address)(nil),               // 14: dockprobe.probe.v1.Address
-	(*Route)(nil),                 // 15: dockprobe.probe.v1.Route
-	(*Mount)(nil),                 // 16: dockprobe.probe.v1.Mount
-	(*Process)(nil),               // 17: dockprobe.probe.v1.Process
-	(*ProbeContainer)(nil),        // 18: dockprobe.probe.v1.ProbeContainer
-	(*HostsEntry)(nil),            // 19: dockprobe.probe.v1.HostsEntry
-	(*SectionError)(nil),          // 20: dockprobe.probe.v1.SectionError
-	(*SectionTiming)(nil),         // 21: dockprobe.probe.v1.SectionTiming
-	nil,                           // 22: dockprobe.probe.v1.Network.OptionsEntry
-	nil,                           // 23: dockprobe.probe.v1.Target.OsReleaseEntry
-	nil,                           // 24: dockprobe.probe.v1.Target.NamespacesEntry
-	nil,                           // 25: dockprobe.probe.v1.Process.NamespacesEntry
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
-	(*structpb.Value)(nil),        // 27: google.protobuf.Value
+	(*Finding)(nil),               // 6: dockprobe.probe.v1.Finding
+	(*Tool)(nil),                  // 7: dockprobe.probe.v1.Tool
+	(*Engine)(nil),                // 8: dockprobe.probe.v1.Engine
+	(*Network)(nil),               // 9: dockprobe.probe.v1.Network
+	(*Subnet)(nil),                // 10: dockprobe.probe.v1.Subnet
+	(*Target)(nil),                // 11: dockprobe.probe.v1.Target
+	(*Daemon)(nil),                // 12: dockprobe.probe.v1.Daemon
+	(*Flag)(nil),                  // 13: dockprobe.probe.v1.Flag
+	(*Interface)(nil),             // 14: dockprobe.probe.v1.Interface
+	(*Address)(nil),               // 15: dockprobe.probe.v1.Address
+	(*Route)(nil),                 // 16: dockprobe.probe.v1.Route
+	(*Mount)(nil),                 // 17: dockprobe.probe.v1.Mount
+	(*Process)(nil),               // 18: dockprobe.probe.v1.Process
+	(*ProbeContainer)(nil),        // 19: dockprobe.probe.v1.ProbeContainer
+	(*HostsEntry)(nil),            // 20: dockprobe.probe.v1.HostsEntry
+	(*SectionError)(nil),          // 21: dockprobe.probe.v1.SectionError
+	(*SectionTiming)(nil),         // 22: dockprobe.probe.v1.SectionTiming
+	nil,                           // 23: dockprobe.probe.v1.Network.OptionsEntry
+	nil,                           // 24: dockprobe.probe.v1.Target.OsReleaseEntry
+	nil,                           // 25: dockprobe.probe.v1.Target.NamespacesEntry
+	nil,                           // 26: dockprobe.probe.v1.Process.NamespacesEntry
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*structpb.Value)(nil),        // 28: google.protobuf.Value
 }
 var file_probe_v1_probe_proto_depIdxs = []int32{
 	3,  // 0: dockprobe.probe.v1.CollectRequest.hint:type_name -> dockprobe.probe.v1.TargetHint
 	5,  // 1: dockprobe.probe.v1.CollectResponse.report:type_name -> dockprobe.probe.v1.Report
-	6,  // 2: dockprobe.probe.v1.Report.tool:type_name -> dockprobe.probe.v1.Tool
-	7,  // 3: dockprobe.probe.v1.Report.engine:type_name -> dockprobe.probe.v1.Engine
-	10, // 4: dockprobe.probe.v1.Report.target:type_name -> dockprobe.probe.v1.Target
-	11, // 5: dockprobe.probe.v1.Report.daemon:type_name -> dockprobe.probe.v1.Daemon
-	13, // 6: dockprobe.probe.v1.Report.interfaces:type_name -> dockprobe.probe.v1.Interface
-	15, // 7: dockprobe.probe.v1.Report.routes:type_name -> dockprobe.probe.v1.Route
-	16, // 8: dockprobe.probe.v1.Report.mounts:type_name -> dockprobe.probe.v1.Mount
-	17, // 9: dockprobe.probe.v1.Report.processes:type_name -> dockprobe.probe.v1.Process
-	18, // 10: dockprobe.probe.v1.Report.container:type_name -> dockprobe.probe.v1.ProbeContainer
-	20, // 11: dockprobe.probe.v1.Report.errors:type_name -> dockprobe.probe.v1.SectionError
-	26, // 12: dockprobe.probe.v1.Report.collected_at:type_name -> google.protobuf.Timestamp
-	21, // 13: dockprobe.probe.v1.Report.timings:type_name -> dockprobe.probe.v1.SectionTiming
-	8,  // 14: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
-	9,  // 15: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
-	22, // 16: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
-	23, // 17: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
-	24, // 18: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
-	12, // 19: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
-	27, // 20: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
-	14, // 21: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
-	25, // 22: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
-	19, // 23: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
-	0,  // 24: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
-	2,  // 25: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
-	1,  // 26: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
-	4,  // 27: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
-	26, // [26:28] is the sub-list for method output_type
-	24, // [24:26] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	7,  // 2: dockprobe.probe.v1.Report.tool:type_name -> dockprobe.probe.v1.Tool
+	8,  // 3: dockprobe.probe.v1.Report.engine:type_name -> dockprobe.probe.v1.Engine
+	11, // 4: dockprobe.probe.v1.Report.target:type_name -> dockprobe.probe.v1.Target
+	12, // 5: dockprobe.probe.v1.Report.daemon:type_name -> dockprobe.probe.v1.Daemon
+	14, // 6: dockprobe.probe.v1.Report.interfaces:type_name -> dockprobe.probe.v1.Interface
+	16, // 7: dockprobe.probe.v1.Report.routes:type_name -> dockprobe.probe.v1.Route
+	17, // 8: dockprobe.probe.v1.Report.mounts:type_name -> dockprobe.probe.v1.Mount
+	18, // 9: dockprobe.probe.v1.Report.processes:type_name -> dockprobe.probe.v1.Process
+	19, // 10: dockprobe.probe.v1.Report.container:type_name -> dockprobe.probe.v1.ProbeContainer
+	21, // 11: dockprobe.probe.v1.Report.errors:type_name -> dockprobe.probe.v1.SectionError
+	27, // 12: dockprobe.probe.v1.Report.collected_at:type_name -> google.protobuf.Timestamp
+	22, // 13: dockprobe.probe.v1.Report.timings:type_name -> dockprobe.probe.v1.SectionTiming
+	6,  // 14: dockprobe.probe.v1.Report.findings:type_name -> dockprobe.probe.v1.Finding
+	9,  // 15: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
+	10, // 16: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
+	23, // 17: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
+	24, // 18: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
+	25, // 19: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
+	13, // 20: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
+	28, // 21: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
+	15, // 22: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
+	26, // 23: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
+	20, // 24: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
+	0,  // 25: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
+	2,  // 26: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
+	1,  // 27: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
+	4,  // 28: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
+	27, // [27:29] is the sub-list for method output_type
+	25, // [25:27] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_probe_v1_probe_proto_init() }
@@ -2370,7 +2499,7 @@ func file_probe_v1_probe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_probe_v1_probe_proto_rawDesc), len(file_probe_v1_probe_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
