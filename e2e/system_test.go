@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -47,5 +48,22 @@ func TestBadOutputFormatIsUsageError(t *testing.T) {
 	r := agent(t, lkHost(), "probe", "-o", "xml")
 	if r.code != 2 || !strings.Contains(r.stderr, "--output") {
 		t.Errorf("exit %d, stderr %q; want 2 and a message about --output", r.code, r.stderr)
+	}
+}
+
+// TestDockerfileProbeBuildsTheSameProbe builds the publishable image with
+// Dockerfile.probe (legacy builder: no registry, FROM scratch) and runs it.
+func TestDockerfileProbeBuildsTheSameProbe(t *testing.T) {
+	tag := "dockprobe/probe:e2e-dockerfile"
+	cmd := exec.Command("docker", "-H", lkHost(), "build", "-q", "-f", "Dockerfile.probe", "-t", tag, ".")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker build -f Dockerfile.probe: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "-H", lkHost(), "rmi", "-f", tag).Run() })
+	out, err := exec.Command("docker", "-H", lkHost(), "run", "--rm", "--network", "none", tag, "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "probe ") || !strings.Contains(string(out), "protocol") {
+		t.Fatalf("docker run %s --version: %v\n%s", tag, err, out)
 	}
 }
