@@ -334,9 +334,23 @@ type Report struct {
 	// Time the probe spent on each section, in milliseconds.
 	Timings []*SectionTiming `protobuf:"bytes,13,rep,name=timings,proto3" json:"timings,omitempty"`
 	// What the agent concludes from the facts, most severe first.
-	Findings      []*Finding `protobuf:"bytes,14,rep,name=findings,proto3" json:"findings,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Findings []*Finding `protobuf:"bytes,14,rep,name=findings,proto3" json:"findings,omitempty"`
+	// The agent's reading of the facts: the Docker subnet, the next network's
+	// subnet, the effective daemon configuration, the host shares.
+	Knowledge *Knowledge `protobuf:"bytes,15,opt,name=knowledge,proto3" json:"knowledge,omitempty"`
+	// The machine the agent runs on: its own interfaces and routes, and
+	// Docker Desktop's settings file when the agent can read it.
+	Host *Host `protobuf:"bytes,16,opt,name=host,proto3" json:"host,omitempty"`
+	// How other processes of interest (containerd, kubelet) see the host
+	// shares: one entry per distinct mount namespace (probe-collected).
+	MountViews []*MountView `protobuf:"bytes,17,rep,name=mount_views,json=mountViews,proto3" json:"mount_views,omitempty"`
+	// Special names as the target's own files resolve them (probe-collected).
+	Names []*NameLookup `protobuf:"bytes,18,rep,name=names,proto3" json:"names,omitempty"`
+	// Each running container's end of its network links (probe-collected),
+	// so that a veth in the VM can be named by the container on its other end.
+	ContainerLinks []*ContainerLink `protobuf:"bytes,19,rep,name=container_links,json=containerLinks,proto3" json:"container_links,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Report) Reset() {
@@ -467,6 +481,881 @@ func (x *Report) GetFindings() []*Finding {
 	return nil
 }
 
+func (x *Report) GetKnowledge() *Knowledge {
+	if x != nil {
+		return x.Knowledge
+	}
+	return nil
+}
+
+func (x *Report) GetHost() *Host {
+	if x != nil {
+		return x.Host
+	}
+	return nil
+}
+
+func (x *Report) GetMountViews() []*MountView {
+	if x != nil {
+		return x.MountViews
+	}
+	return nil
+}
+
+func (x *Report) GetNames() []*NameLookup {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+func (x *Report) GetContainerLinks() []*ContainerLink {
+	if x != nil {
+		return x.ContainerLinks
+	}
+	return nil
+}
+
+// ContainerLink is one interface inside a container's network namespace.
+type ContainerLink struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From the container's shim (containerd-shim -id <id>).
+	ContainerId string `protobuf:"bytes,1,opt,name=container_id,json=containerId,proto3" json:"container_id,omitempty"`
+	Pid         int32  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	Ifname      string `protobuf:"bytes,3,opt,name=ifname,proto3" json:"ifname,omitempty"`
+	Ifindex     int32  `protobuf:"varint,4,opt,name=ifindex,proto3" json:"ifindex,omitempty"`
+	// The ifindex of the other end, in the VM's namespace.
+	PeerIndex int32    `protobuf:"varint,5,opt,name=peer_index,json=peerIndex,proto3" json:"peer_index,omitempty"`
+	Addresses []string `protobuf:"bytes,6,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// The container's name, added by the agent when the engine lists it.
+	ContainerName string `protobuf:"bytes,7,opt,name=container_name,json=containerName,proto3" json:"container_name,omitempty"`
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContainerLink) Reset() {
+	*x = ContainerLink{}
+	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContainerLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContainerLink) ProtoMessage() {}
+
+func (x *ContainerLink) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContainerLink.ProtoReflect.Descriptor instead.
+func (*ContainerLink) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ContainerLink) GetContainerId() string {
+	if x != nil {
+		return x.ContainerId
+	}
+	return ""
+}
+
+func (x *ContainerLink) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *ContainerLink) GetIfname() string {
+	if x != nil {
+		return x.Ifname
+	}
+	return ""
+}
+
+func (x *ContainerLink) GetIfindex() int32 {
+	if x != nil {
+		return x.Ifindex
+	}
+	return 0
+}
+
+func (x *ContainerLink) GetPeerIndex() int32 {
+	if x != nil {
+		return x.PeerIndex
+	}
+	return 0
+}
+
+func (x *ContainerLink) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *ContainerLink) GetContainerName() string {
+	if x != nil {
+		return x.ContainerName
+	}
+	return ""
+}
+
+func (x *ContainerLink) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// Knowledge is what the agent derives from the report's facts.
+type Knowledge struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DockerSubnet *DockerSubnet          `protobuf:"bytes,1,opt,name=docker_subnet,json=dockerSubnet,proto3" json:"docker_subnet,omitempty"`
+	// The subnet the next `docker network create` (bridge, no --subnet) gets.
+	NextNetworkSubnet string `protobuf:"bytes,2,opt,name=next_network_subnet,json=nextNetworkSubnet,proto3" json:"next_network_subnet,omitempty"`
+	// The default address pools in effect, in the order dockerd uses them.
+	AddressPools []*AddressPool `protobuf:"bytes,3,rep,name=address_pools,json=addressPools,proto3" json:"address_pools,omitempty"`
+	// dockerd's effective configuration: every setting from flags and the
+	// config file, with where each value came from.
+	EffectiveConfig []*ConfigValue `protobuf:"bytes,4,rep,name=effective_config,json=effectiveConfig,proto3" json:"effective_config,omitempty"`
+	Shares          []*SharePath   `protobuf:"bytes,5,rep,name=shares,proto3" json:"shares,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Knowledge) Reset() {
+	*x = Knowledge{}
+	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Knowledge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Knowledge) ProtoMessage() {}
+
+func (x *Knowledge) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Knowledge.ProtoReflect.Descriptor instead.
+func (*Knowledge) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Knowledge) GetDockerSubnet() *DockerSubnet {
+	if x != nil {
+		return x.DockerSubnet
+	}
+	return nil
+}
+
+func (x *Knowledge) GetNextNetworkSubnet() string {
+	if x != nil {
+		return x.NextNetworkSubnet
+	}
+	return ""
+}
+
+func (x *Knowledge) GetAddressPools() []*AddressPool {
+	if x != nil {
+		return x.AddressPools
+	}
+	return nil
+}
+
+func (x *Knowledge) GetEffectiveConfig() []*ConfigValue {
+	if x != nil {
+		return x.EffectiveConfig
+	}
+	return nil
+}
+
+func (x *Knowledge) GetShares() []*SharePath {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
+}
+
+type DockerSubnet struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Subnet      string                 `protobuf:"bytes,1,opt,name=subnet,proto3" json:"subnet,omitempty"`                              // 192.168.65.0/24
+	VmAddress   string                 `protobuf:"bytes,2,opt,name=vm_address,json=vmAddress,proto3" json:"vm_address,omitempty"`       // eth0's address, 192.168.65.3
+	HostAddress string                 `protobuf:"bytes,3,opt,name=host_address,json=hostAddress,proto3" json:"host_address,omitempty"` // --host-gateway-ip, 192.168.65.254
+	Gateway     string                 `protobuf:"bytes,4,opt,name=gateway,proto3" json:"gateway,omitempty"`                            // the VM's default gateway, 192.168.65.1
+	// The facts the subnet was derived from ("interface eth0 192.168.65.3/24").
+	Sources   []string `protobuf:"bytes,5,rep,name=sources,proto3" json:"sources,omitempty"`
+	IsDefault bool     `protobuf:"varint,6,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	// The subnet Docker Desktop's settings file asks for, when read.
+	SettingsSubnet string `protobuf:"bytes,7,opt,name=settings_subnet,json=settingsSubnet,proto3" json:"settings_subnet,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DockerSubnet) Reset() {
+	*x = DockerSubnet{}
+	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DockerSubnet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DockerSubnet) ProtoMessage() {}
+
+func (x *DockerSubnet) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DockerSubnet.ProtoReflect.Descriptor instead.
+func (*DockerSubnet) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DockerSubnet) GetSubnet() string {
+	if x != nil {
+		return x.Subnet
+	}
+	return ""
+}
+
+func (x *DockerSubnet) GetVmAddress() string {
+	if x != nil {
+		return x.VmAddress
+	}
+	return ""
+}
+
+func (x *DockerSubnet) GetHostAddress() string {
+	if x != nil {
+		return x.HostAddress
+	}
+	return ""
+}
+
+func (x *DockerSubnet) GetGateway() string {
+	if x != nil {
+		return x.Gateway
+	}
+	return ""
+}
+
+func (x *DockerSubnet) GetSources() []string {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *DockerSubnet) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
+func (x *DockerSubnet) GetSettingsSubnet() string {
+	if x != nil {
+		return x.SettingsSubnet
+	}
+	return ""
+}
+
+type AddressPool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Base  string                 `protobuf:"bytes,1,opt,name=base,proto3" json:"base,omitempty"`
+	Size  int32                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// default or config.
+	Source        string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddressPool) Reset() {
+	*x = AddressPool{}
+	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddressPool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddressPool) ProtoMessage() {}
+
+func (x *AddressPool) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddressPool.ProtoReflect.Descriptor instead.
+func (*AddressPool) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AddressPool) GetBase() string {
+	if x != nil {
+		return x.Base
+	}
+	return ""
+}
+
+func (x *AddressPool) GetSize() int32 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *AddressPool) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+type ConfigValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"` // the config file's key, e.g. "host-gateway-ip"
+	Value string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// flag, config or default.
+	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	// How it was given: "--host-gateway-ip 192.168.65.254".
+	Origin        string `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigValue) Reset() {
+	*x = ConfigValue{}
+	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigValue) ProtoMessage() {}
+
+func (x *ConfigValue) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigValue.ProtoReflect.Descriptor instead.
+func (*ConfigValue) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ConfigValue) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ConfigValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *ConfigValue) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ConfigValue) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+// SharePath is one host-share mount point and what it really is.
+type SharePath struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Path        string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	MountId     int32                  `protobuf:"varint,2,opt,name=mount_id,json=mountId,proto3" json:"mount_id,omitempty"`
+	Source      string                 `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	MajorMinor  string                 `protobuf:"bytes,4,opt,name=major_minor,json=majorMinor,proto3" json:"major_minor,omitempty"`
+	FsType      string                 `protobuf:"bytes,5,opt,name=fs_type,json=fsType,proto3" json:"fs_type,omitempty"`
+	Propagation string                 `protobuf:"bytes,6,opt,name=propagation,proto3" json:"propagation,omitempty"`
+	Root        string                 `protobuf:"bytes,7,opt,name=root,proto3" json:"root,omitempty"`
+	// The other share path with the same device and root, if any.
+	SameFilesystemAs string `protobuf:"bytes,8,opt,name=same_filesystem_as,json=sameFilesystemAs,proto3" json:"same_filesystem_as,omitempty"`
+	// Processes whose mount namespace has this path ("dockerd 143").
+	SeenBy []string `protobuf:"bytes,9,rep,name=seen_by,json=seenBy,proto3" json:"seen_by,omitempty"`
+	// Processes whose mount namespace lacks it.
+	NotSeenBy     []string `protobuf:"bytes,10,rep,name=not_seen_by,json=notSeenBy,proto3" json:"not_seen_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SharePath) Reset() {
+	*x = SharePath{}
+	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharePath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharePath) ProtoMessage() {}
+
+func (x *SharePath) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharePath.ProtoReflect.Descriptor instead.
+func (*SharePath) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SharePath) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SharePath) GetMountId() int32 {
+	if x != nil {
+		return x.MountId
+	}
+	return 0
+}
+
+func (x *SharePath) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SharePath) GetMajorMinor() string {
+	if x != nil {
+		return x.MajorMinor
+	}
+	return ""
+}
+
+func (x *SharePath) GetFsType() string {
+	if x != nil {
+		return x.FsType
+	}
+	return ""
+}
+
+func (x *SharePath) GetPropagation() string {
+	if x != nil {
+		return x.Propagation
+	}
+	return ""
+}
+
+func (x *SharePath) GetRoot() string {
+	if x != nil {
+		return x.Root
+	}
+	return ""
+}
+
+func (x *SharePath) GetSameFilesystemAs() string {
+	if x != nil {
+		return x.SameFilesystemAs
+	}
+	return ""
+}
+
+func (x *SharePath) GetSeenBy() []string {
+	if x != nil {
+		return x.SeenBy
+	}
+	return nil
+}
+
+func (x *SharePath) GetNotSeenBy() []string {
+	if x != nil {
+		return x.NotSeenBy
+	}
+	return nil
+}
+
+type Host struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Os              string                 `protobuf:"bytes,1,opt,name=os,proto3" json:"os,omitempty"`
+	Arch            string                 `protobuf:"bytes,2,opt,name=arch,proto3" json:"arch,omitempty"`
+	Interfaces      []*Interface           `protobuf:"bytes,3,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Routes          []*Route               `protobuf:"bytes,4,rep,name=routes,proto3" json:"routes,omitempty"`
+	Errors          []*SectionError        `protobuf:"bytes,5,rep,name=errors,proto3" json:"errors,omitempty"`
+	DesktopSettings *DesktopSettings       `protobuf:"bytes,6,opt,name=desktop_settings,json=desktopSettings,proto3" json:"desktop_settings,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Host) Reset() {
+	*x = Host{}
+	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Host) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Host) ProtoMessage() {}
+
+func (x *Host) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Host.ProtoReflect.Descriptor instead.
+func (*Host) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Host) GetOs() string {
+	if x != nil {
+		return x.Os
+	}
+	return ""
+}
+
+func (x *Host) GetArch() string {
+	if x != nil {
+		return x.Arch
+	}
+	return ""
+}
+
+func (x *Host) GetInterfaces() []*Interface {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *Host) GetRoutes() []*Route {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
+func (x *Host) GetErrors() []*SectionError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *Host) GetDesktopSettings() *DesktopSettings {
+	if x != nil {
+		return x.DesktopSettings
+	}
+	return nil
+}
+
+// DesktopSettings is what the agent read of Docker Desktop's
+// settings-store.json (keys matched case-insensitively).
+type DesktopSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Found bool                   `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
+	Error string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// Network settings, keyed by the file's own spelling.
+	Values        map[string]string `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesktopSettings) Reset() {
+	*x = DesktopSettings{}
+	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesktopSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesktopSettings) ProtoMessage() {}
+
+func (x *DesktopSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesktopSettings.ProtoReflect.Descriptor instead.
+func (*DesktopSettings) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DesktopSettings) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DesktopSettings) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *DesktopSettings) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *DesktopSettings) GetValues() map[string]string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// MountView is one process's mount namespace, restricted to host shares.
+type MountView struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pid           int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	Comm          string                 `protobuf:"bytes,2,opt,name=comm,proto3" json:"comm,omitempty"`
+	MntNamespace  string                 `protobuf:"bytes,3,opt,name=mnt_namespace,json=mntNamespace,proto3" json:"mnt_namespace,omitempty"`
+	Mounts        []*Mount               `protobuf:"bytes,4,rep,name=mounts,proto3" json:"mounts,omitempty"`
+	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MountView) Reset() {
+	*x = MountView{}
+	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MountView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MountView) ProtoMessage() {}
+
+func (x *MountView) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MountView.ProtoReflect.Descriptor instead.
+func (*MountView) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *MountView) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *MountView) GetComm() string {
+	if x != nil {
+		return x.Comm
+	}
+	return ""
+}
+
+func (x *MountView) GetMntNamespace() string {
+	if x != nil {
+		return x.MntNamespace
+	}
+	return ""
+}
+
+func (x *MountView) GetMounts() []*Mount {
+	if x != nil {
+		return x.Mounts
+	}
+	return nil
+}
+
+func (x *MountView) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// NameLookup is one name as a source resolved it.
+type NameLookup struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Addresses []string               `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// Where: "target /etc/hosts", "dns 192.168.65.7" ...
+	Source        string  `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	Error         string  `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Milliseconds  float64 `protobuf:"fixed64,5,opt,name=milliseconds,proto3" json:"milliseconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NameLookup) Reset() {
+	*x = NameLookup{}
+	mi := &file_probe_v1_probe_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NameLookup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NameLookup) ProtoMessage() {}
+
+func (x *NameLookup) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NameLookup.ProtoReflect.Descriptor instead.
+func (*NameLookup) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *NameLookup) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NameLookup) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *NameLookup) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *NameLookup) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *NameLookup) GetMilliseconds() float64 {
+	if x != nil {
+		return x.Milliseconds
+	}
+	return 0
+}
+
 // Finding is one check's conclusion, with its evidence and what to do.
 type Finding struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -491,7 +1380,7 @@ type Finding struct {
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	mi := &file_probe_v1_probe_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +1392,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	mi := &file_probe_v1_probe_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +1405,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{6}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Finding) GetId() string {
@@ -587,7 +1476,7 @@ type Tool struct {
 
 func (x *Tool) Reset() {
 	*x = Tool{}
-	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	mi := &file_probe_v1_probe_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +1488,7 @@ func (x *Tool) String() string {
 func (*Tool) ProtoMessage() {}
 
 func (x *Tool) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	mi := &file_probe_v1_probe_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +1501,7 @@ func (x *Tool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tool.ProtoReflect.Descriptor instead.
 func (*Tool) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{7}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Tool) GetAgentVersion() string {
@@ -671,7 +1560,7 @@ type Engine struct {
 
 func (x *Engine) Reset() {
 	*x = Engine{}
-	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	mi := &file_probe_v1_probe_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +1572,7 @@ func (x *Engine) String() string {
 func (*Engine) ProtoMessage() {}
 
 func (x *Engine) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	mi := &file_probe_v1_probe_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +1585,7 @@ func (x *Engine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Engine.ProtoReflect.Descriptor instead.
 func (*Engine) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{8}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Engine) GetName() string {
@@ -836,7 +1725,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	mi := &file_probe_v1_probe_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +1737,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	mi := &file_probe_v1_probe_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1750,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{9}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Network) GetName() string {
@@ -938,7 +1827,7 @@ type Subnet struct {
 
 func (x *Subnet) Reset() {
 	*x = Subnet{}
-	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	mi := &file_probe_v1_probe_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1839,7 @@ func (x *Subnet) String() string {
 func (*Subnet) ProtoMessage() {}
 
 func (x *Subnet) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	mi := &file_probe_v1_probe_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1852,7 @@ func (x *Subnet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subnet.ProtoReflect.Descriptor instead.
 func (*Subnet) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{10}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Subnet) GetSubnet() string {
@@ -1008,7 +1897,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	mi := &file_probe_v1_probe_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1909,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	mi := &file_probe_v1_probe_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1922,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{11}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Target) GetPid() int32 {
@@ -1126,7 +2015,7 @@ type Daemon struct {
 
 func (x *Daemon) Reset() {
 	*x = Daemon{}
-	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	mi := &file_probe_v1_probe_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +2027,7 @@ func (x *Daemon) String() string {
 func (*Daemon) ProtoMessage() {}
 
 func (x *Daemon) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	mi := &file_probe_v1_probe_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +2040,7 @@ func (x *Daemon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Daemon.ProtoReflect.Descriptor instead.
 func (*Daemon) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{12}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Daemon) GetFound() bool {
@@ -1277,7 +2166,7 @@ type Flag struct {
 
 func (x *Flag) Reset() {
 	*x = Flag{}
-	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	mi := &file_probe_v1_probe_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +2178,7 @@ func (x *Flag) String() string {
 func (*Flag) ProtoMessage() {}
 
 func (x *Flag) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	mi := &file_probe_v1_probe_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +2191,7 @@ func (x *Flag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flag.ProtoReflect.Descriptor instead.
 func (*Flag) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{13}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Flag) GetName() string {
@@ -1337,18 +2226,23 @@ type Interface struct {
 	Master      string                 `protobuf:"bytes,7,opt,name=master,proto3" json:"master,omitempty"`
 	MasterIndex int32                  `protobuf:"varint,8,opt,name=master_index,json=masterIndex,proto3" json:"master_index,omitempty"`
 	// For a veth, the ifindex of its peer (in link_netnsid when set).
-	PeerIndex     int32      `protobuf:"varint,9,opt,name=peer_index,json=peerIndex,proto3" json:"peer_index,omitempty"`
-	LinkNetnsid   int32      `protobuf:"varint,10,opt,name=link_netnsid,json=linkNetnsid,proto3" json:"link_netnsid,omitempty"`
-	OperState     string     `protobuf:"bytes,11,opt,name=oper_state,json=operState,proto3" json:"oper_state,omitempty"`
-	Addresses     []*Address `protobuf:"bytes,12,rep,name=addresses,proto3" json:"addresses,omitempty"`
-	Alias         string     `protobuf:"bytes,13,opt,name=alias,proto3" json:"alias,omitempty"`
+	PeerIndex   int32      `protobuf:"varint,9,opt,name=peer_index,json=peerIndex,proto3" json:"peer_index,omitempty"`
+	LinkNetnsid int32      `protobuf:"varint,10,opt,name=link_netnsid,json=linkNetnsid,proto3" json:"link_netnsid,omitempty"`
+	OperState   string     `protobuf:"bytes,11,opt,name=oper_state,json=operState,proto3" json:"oper_state,omitempty"`
+	Addresses   []*Address `protobuf:"bytes,12,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	Alias       string     `protobuf:"bytes,13,opt,name=alias,proto3" json:"alias,omitempty"`
+	// What the interface is for (eth0, docker0, bridge, veth, cni0,
+	// services1, loopback, unknown), set by the agent.
+	Role string `protobuf:"bytes,14,opt,name=role,proto3" json:"role,omitempty"`
+	// One line for people: "the `bridge` network", "container web".
+	Meaning       string `protobuf:"bytes,15,opt,name=meaning,proto3" json:"meaning,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Interface) Reset() {
 	*x = Interface{}
-	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	mi := &file_probe_v1_probe_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +2254,7 @@ func (x *Interface) String() string {
 func (*Interface) ProtoMessage() {}
 
 func (x *Interface) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	mi := &file_probe_v1_probe_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +2267,7 @@ func (x *Interface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interface.ProtoReflect.Descriptor instead.
 func (*Interface) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{14}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Interface) GetName() string {
@@ -1467,6 +2361,20 @@ func (x *Interface) GetAlias() string {
 	return ""
 }
 
+func (x *Interface) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Interface) GetMeaning() string {
+	if x != nil {
+		return x.Meaning
+	}
+	return ""
+}
+
 type Address struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Family        string                 `protobuf:"bytes,1,opt,name=family,proto3" json:"family,omitempty"` // inet or inet6
@@ -1484,7 +2392,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_probe_v1_probe_proto_msgTypes[15]
+	mi := &file_probe_v1_probe_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +2404,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[15]
+	mi := &file_probe_v1_probe_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +2417,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{15}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Address) GetFamily() string {
@@ -1594,7 +2502,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_probe_v1_probe_proto_msgTypes[16]
+	mi := &file_probe_v1_probe_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +2514,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[16]
+	mi := &file_probe_v1_probe_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +2527,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{16}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Route) GetFamily() string {
@@ -1723,7 +2631,7 @@ type Mount struct {
 
 func (x *Mount) Reset() {
 	*x = Mount{}
-	mi := &file_probe_v1_probe_proto_msgTypes[17]
+	mi := &file_probe_v1_probe_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +2643,7 @@ func (x *Mount) String() string {
 func (*Mount) ProtoMessage() {}
 
 func (x *Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[17]
+	mi := &file_probe_v1_probe_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +2656,7 @@ func (x *Mount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mount.ProtoReflect.Descriptor instead.
 func (*Mount) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{17}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Mount) GetId() int32 {
@@ -1870,7 +2778,7 @@ type Process struct {
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_probe_v1_probe_proto_msgTypes[18]
+	mi := &file_probe_v1_probe_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +2790,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[18]
+	mi := &file_probe_v1_probe_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +2803,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{18}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Process) GetPid() int32 {
@@ -1947,7 +2855,7 @@ type ProbeContainer struct {
 
 func (x *ProbeContainer) Reset() {
 	*x = ProbeContainer{}
-	mi := &file_probe_v1_probe_proto_msgTypes[19]
+	mi := &file_probe_v1_probe_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +2867,7 @@ func (x *ProbeContainer) String() string {
 func (*ProbeContainer) ProtoMessage() {}
 
 func (x *ProbeContainer) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[19]
+	mi := &file_probe_v1_probe_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +2880,7 @@ func (x *ProbeContainer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProbeContainer.ProtoReflect.Descriptor instead.
 func (*ProbeContainer) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{19}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ProbeContainer) GetEtcHosts() []*HostsEntry {
@@ -2020,7 +2928,7 @@ type HostsEntry struct {
 
 func (x *HostsEntry) Reset() {
 	*x = HostsEntry{}
-	mi := &file_probe_v1_probe_proto_msgTypes[20]
+	mi := &file_probe_v1_probe_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2032,7 +2940,7 @@ func (x *HostsEntry) String() string {
 func (*HostsEntry) ProtoMessage() {}
 
 func (x *HostsEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[20]
+	mi := &file_probe_v1_probe_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2953,7 @@ func (x *HostsEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostsEntry.ProtoReflect.Descriptor instead.
 func (*HostsEntry) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{20}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HostsEntry) GetAddress() string {
@@ -2074,7 +2982,7 @@ type SectionError struct {
 
 func (x *SectionError) Reset() {
 	*x = SectionError{}
-	mi := &file_probe_v1_probe_proto_msgTypes[21]
+	mi := &file_probe_v1_probe_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2994,7 @@ func (x *SectionError) String() string {
 func (*SectionError) ProtoMessage() {}
 
 func (x *SectionError) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[21]
+	mi := &file_probe_v1_probe_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +3007,7 @@ func (x *SectionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionError.ProtoReflect.Descriptor instead.
 func (*SectionError) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{21}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SectionError) GetSection() string {
@@ -2133,7 +3041,7 @@ type SectionTiming struct {
 
 func (x *SectionTiming) Reset() {
 	*x = SectionTiming{}
-	mi := &file_probe_v1_probe_proto_msgTypes[22]
+	mi := &file_probe_v1_probe_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +3053,7 @@ func (x *SectionTiming) String() string {
 func (*SectionTiming) ProtoMessage() {}
 
 func (x *SectionTiming) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[22]
+	mi := &file_probe_v1_probe_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +3066,7 @@ func (x *SectionTiming) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionTiming.ProtoReflect.Descriptor instead.
 func (*SectionTiming) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{22}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SectionTiming) GetSection() string {
@@ -2198,7 +3106,7 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x0fdocker_root_dir\x18\x01 \x01(\tR\rdockerRootDir\x12*\n" +
 	"\x11host_gateway_name\x18\x02 \x01(\tR\x0fhostGatewayName\"E\n" +
 	"\x0fCollectResponse\x122\n" +
-	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\x8a\x06\n" +
+	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\xb7\b\n" +
 	"\x06Report\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\x05R\rschemaVersion\x12,\n" +
 	"\x04tool\x18\x02 \x01(\v2\x18.dockprobe.probe.v1.ToolR\x04tool\x122\n" +
@@ -2216,7 +3124,91 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x06errors\x18\v \x03(\v2 .dockprobe.probe.v1.SectionErrorR\x06errors\x12=\n" +
 	"\fcollected_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vcollectedAt\x12;\n" +
 	"\atimings\x18\r \x03(\v2!.dockprobe.probe.v1.SectionTimingR\atimings\x127\n" +
-	"\bfindings\x18\x0e \x03(\v2\x1b.dockprobe.probe.v1.FindingR\bfindings\"\xc4\x01\n" +
+	"\bfindings\x18\x0e \x03(\v2\x1b.dockprobe.probe.v1.FindingR\bfindings\x12;\n" +
+	"\tknowledge\x18\x0f \x01(\v2\x1d.dockprobe.probe.v1.KnowledgeR\tknowledge\x12,\n" +
+	"\x04host\x18\x10 \x01(\v2\x18.dockprobe.probe.v1.HostR\x04host\x12>\n" +
+	"\vmount_views\x18\x11 \x03(\v2\x1d.dockprobe.probe.v1.MountViewR\n" +
+	"mountViews\x124\n" +
+	"\x05names\x18\x12 \x03(\v2\x1e.dockprobe.probe.v1.NameLookupR\x05names\x12J\n" +
+	"\x0fcontainer_links\x18\x13 \x03(\v2!.dockprobe.probe.v1.ContainerLinkR\x0econtainerLinks\"\xf0\x01\n" +
+	"\rContainerLink\x12!\n" +
+	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId\x12\x10\n" +
+	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x16\n" +
+	"\x06ifname\x18\x03 \x01(\tR\x06ifname\x12\x18\n" +
+	"\aifindex\x18\x04 \x01(\x05R\aifindex\x12\x1d\n" +
+	"\n" +
+	"peer_index\x18\x05 \x01(\x05R\tpeerIndex\x12\x1c\n" +
+	"\taddresses\x18\x06 \x03(\tR\taddresses\x12%\n" +
+	"\x0econtainer_name\x18\a \x01(\tR\rcontainerName\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\xcb\x02\n" +
+	"\tKnowledge\x12E\n" +
+	"\rdocker_subnet\x18\x01 \x01(\v2 .dockprobe.probe.v1.DockerSubnetR\fdockerSubnet\x12.\n" +
+	"\x13next_network_subnet\x18\x02 \x01(\tR\x11nextNetworkSubnet\x12D\n" +
+	"\raddress_pools\x18\x03 \x03(\v2\x1f.dockprobe.probe.v1.AddressPoolR\faddressPools\x12J\n" +
+	"\x10effective_config\x18\x04 \x03(\v2\x1f.dockprobe.probe.v1.ConfigValueR\x0feffectiveConfig\x125\n" +
+	"\x06shares\x18\x05 \x03(\v2\x1d.dockprobe.probe.v1.SharePathR\x06shares\"\xe4\x01\n" +
+	"\fDockerSubnet\x12\x16\n" +
+	"\x06subnet\x18\x01 \x01(\tR\x06subnet\x12\x1d\n" +
+	"\n" +
+	"vm_address\x18\x02 \x01(\tR\tvmAddress\x12!\n" +
+	"\fhost_address\x18\x03 \x01(\tR\vhostAddress\x12\x18\n" +
+	"\agateway\x18\x04 \x01(\tR\agateway\x12\x18\n" +
+	"\asources\x18\x05 \x03(\tR\asources\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x06 \x01(\bR\tisDefault\x12'\n" +
+	"\x0fsettings_subnet\x18\a \x01(\tR\x0esettingsSubnet\"M\n" +
+	"\vAddressPool\x12\x12\n" +
+	"\x04base\x18\x01 \x01(\tR\x04base\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x05R\x04size\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\"e\n" +
+	"\vConfigValue\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12\x16\n" +
+	"\x06origin\x18\x04 \x01(\tR\x06origin\"\xa9\x02\n" +
+	"\tSharePath\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x19\n" +
+	"\bmount_id\x18\x02 \x01(\x05R\amountId\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12\x1f\n" +
+	"\vmajor_minor\x18\x04 \x01(\tR\n" +
+	"majorMinor\x12\x17\n" +
+	"\afs_type\x18\x05 \x01(\tR\x06fsType\x12 \n" +
+	"\vpropagation\x18\x06 \x01(\tR\vpropagation\x12\x12\n" +
+	"\x04root\x18\a \x01(\tR\x04root\x12,\n" +
+	"\x12same_filesystem_as\x18\b \x01(\tR\x10sameFilesystemAs\x12\x17\n" +
+	"\aseen_by\x18\t \x03(\tR\x06seenBy\x12\x1e\n" +
+	"\vnot_seen_by\x18\n" +
+	" \x03(\tR\tnotSeenBy\"\xa6\x02\n" +
+	"\x04Host\x12\x0e\n" +
+	"\x02os\x18\x01 \x01(\tR\x02os\x12\x12\n" +
+	"\x04arch\x18\x02 \x01(\tR\x04arch\x12=\n" +
+	"\n" +
+	"interfaces\x18\x03 \x03(\v2\x1d.dockprobe.probe.v1.InterfaceR\n" +
+	"interfaces\x121\n" +
+	"\x06routes\x18\x04 \x03(\v2\x19.dockprobe.probe.v1.RouteR\x06routes\x128\n" +
+	"\x06errors\x18\x05 \x03(\v2 .dockprobe.probe.v1.SectionErrorR\x06errors\x12N\n" +
+	"\x10desktop_settings\x18\x06 \x01(\v2#.dockprobe.probe.v1.DesktopSettingsR\x0fdesktopSettings\"\xd5\x01\n" +
+	"\x0fDesktopSettings\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
+	"\x05found\x18\x02 \x01(\bR\x05found\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12G\n" +
+	"\x06values\x18\x04 \x03(\v2/.dockprobe.probe.v1.DesktopSettings.ValuesEntryR\x06values\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9f\x01\n" +
+	"\tMountView\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x12\n" +
+	"\x04comm\x18\x02 \x01(\tR\x04comm\x12#\n" +
+	"\rmnt_namespace\x18\x03 \x01(\tR\fmntNamespace\x121\n" +
+	"\x06mounts\x18\x04 \x03(\v2\x19.dockprobe.probe.v1.MountR\x06mounts\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\x90\x01\n" +
+	"\n" +
+	"NameLookup\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\taddresses\x18\x02 \x03(\tR\taddresses\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\"\n" +
+	"\fmilliseconds\x18\x05 \x01(\x01R\fmilliseconds\"\xc4\x01\n" +
 	"\aFinding\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bseverity\x18\x02 \x01(\tR\bseverity\x12\x18\n" +
@@ -2314,7 +3306,7 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x04Flag\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1b\n" +
-	"\thas_value\x18\x03 \x01(\bR\bhasValue\"\xf0\x02\n" +
+	"\thas_value\x18\x03 \x01(\bR\bhasValue\"\x9e\x03\n" +
 	"\tInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12\x14\n" +
@@ -2331,7 +3323,9 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\n" +
 	"oper_state\x18\v \x01(\tR\toperState\x129\n" +
 	"\taddresses\x18\f \x03(\v2\x1b.dockprobe.probe.v1.AddressR\taddresses\x12\x14\n" +
-	"\x05alias\x18\r \x01(\tR\x05alias\"\xec\x01\n" +
+	"\x05alias\x18\r \x01(\tR\x05alias\x12\x12\n" +
+	"\x04role\x18\x0e \x01(\tR\x04role\x12\x18\n" +
+	"\ameaning\x18\x0f \x01(\tR\ameaning\"\xec\x01\n" +
 	"\aAddress\x12\x16\n" +
 	"\x06family\x18\x01 \x01(\tR\x06family\x12\x12\n" +
 	"\x04cidr\x18\x02 \x01(\tR\x04cidr\x12\x18\n" +
@@ -2419,7 +3413,7 @@ func file_probe_v1_probe_proto_rawDescGZIP() []byte {
 	return file_probe_v1_probe_proto_rawDescData
 }
 
-var file_probe_v1_probe_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_probe_v1_probe_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_probe_v1_probe_proto_goTypes = []any{
 	(*HandshakeRequest)(nil),      // 0: dockprobe.probe.v1.HandshakeRequest
 	(*HandshakeResponse)(nil),     // 1: dockprobe.probe.v1.HandshakeResponse
@@ -2427,65 +3421,91 @@ var file_probe_v1_probe_proto_goTypes = []any{
 	(*TargetHint)(nil),            // 3: dockprobe.probe.v1.TargetHint
 	(*CollectResponse)(nil),       // 4: dockprobe.probe.v1.CollectResponse
 	(*Report)(nil),                // 5: dockprobe.probe.v1.Report
-	(*Finding)(nil),               // 6: dockprobe.probe.v1.Finding
-	(*Tool)(nil),                  // 7: dockprobe.probe.v1.Tool
-	(*Engine)(nil),                // 8: dockprobe.probe.v1.Engine
-	(*Network)(nil),               // 9: dockprobe.probe.v1.Network
-	(*Subnet)(nil),                // 10: dockprobe.probe.v1.Subnet
-	(*Target)(nil),                // 11: dockprobe.probe.v1.Target
-	(*Daemon)(nil),                // 12: dockprobe.probe.v1.Daemon
-	(*Flag)(nil),                  // 13: dockprobe.probe.v1.Flag
-	(*Interface)(nil),             // 14: dockprobe.probe.v1.Interface
-	(*Address)(nil),               // 15: dockprobe.probe.v1.Address
-	(*Route)(nil),                 // 16: dockprobe.probe.v1.Route
-	(*Mount)(nil),                 // 17: dockprobe.probe.v1.Mount
-	(*Process)(nil),               // 18: dockprobe.probe.v1.Process
-	(*ProbeContainer)(nil),        // 19: dockprobe.probe.v1.ProbeContainer
-	(*HostsEntry)(nil),            // 20: dockprobe.probe.v1.HostsEntry
-	(*SectionError)(nil),          // 21: dockprobe.probe.v1.SectionError
-	(*SectionTiming)(nil),         // 22: dockprobe.probe.v1.SectionTiming
-	nil,                           // 23: dockprobe.probe.v1.Network.OptionsEntry
-	nil,                           // 24: dockprobe.probe.v1.Target.OsReleaseEntry
-	nil,                           // 25: dockprobe.probe.v1.Target.NamespacesEntry
-	nil,                           // 26: dockprobe.probe.v1.Process.NamespacesEntry
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
-	(*structpb.Value)(nil),        // 28: google.protobuf.Value
+	(*ContainerLink)(nil),         // 6: dockprobe.probe.v1.ContainerLink
+	(*Knowledge)(nil),             // 7: dockprobe.probe.v1.Knowledge
+	(*DockerSubnet)(nil),          // 8: dockprobe.probe.v1.DockerSubnet
+	(*AddressPool)(nil),           // 9: dockprobe.probe.v1.AddressPool
+	(*ConfigValue)(nil),           // 10: dockprobe.probe.v1.ConfigValue
+	(*SharePath)(nil),             // 11: dockprobe.probe.v1.SharePath
+	(*Host)(nil),                  // 12: dockprobe.probe.v1.Host
+	(*DesktopSettings)(nil),       // 13: dockprobe.probe.v1.DesktopSettings
+	(*MountView)(nil),             // 14: dockprobe.probe.v1.MountView
+	(*NameLookup)(nil),            // 15: dockprobe.probe.v1.NameLookup
+	(*Finding)(nil),               // 16: dockprobe.probe.v1.Finding
+	(*Tool)(nil),                  // 17: dockprobe.probe.v1.Tool
+	(*Engine)(nil),                // 18: dockprobe.probe.v1.Engine
+	(*Network)(nil),               // 19: dockprobe.probe.v1.Network
+	(*Subnet)(nil),                // 20: dockprobe.probe.v1.Subnet
+	(*Target)(nil),                // 21: dockprobe.probe.v1.Target
+	(*Daemon)(nil),                // 22: dockprobe.probe.v1.Daemon
+	(*Flag)(nil),                  // 23: dockprobe.probe.v1.Flag
+	(*Interface)(nil),             // 24: dockprobe.probe.v1.Interface
+	(*Address)(nil),               // 25: dockprobe.probe.v1.Address
+	(*Route)(nil),                 // 26: dockprobe.probe.v1.Route
+	(*Mount)(nil),                 // 27: dockprobe.probe.v1.Mount
+	(*Process)(nil),               // 28: dockprobe.probe.v1.Process
+	(*ProbeContainer)(nil),        // 29: dockprobe.probe.v1.ProbeContainer
+	(*HostsEntry)(nil),            // 30: dockprobe.probe.v1.HostsEntry
+	(*SectionError)(nil),          // 31: dockprobe.probe.v1.SectionError
+	(*SectionTiming)(nil),         // 32: dockprobe.probe.v1.SectionTiming
+	nil,                           // 33: dockprobe.probe.v1.DesktopSettings.ValuesEntry
+	nil,                           // 34: dockprobe.probe.v1.Network.OptionsEntry
+	nil,                           // 35: dockprobe.probe.v1.Target.OsReleaseEntry
+	nil,                           // 36: dockprobe.probe.v1.Target.NamespacesEntry
+	nil,                           // 37: dockprobe.probe.v1.Process.NamespacesEntry
+	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
+	(*structpb.Value)(nil),        // 39: google.protobuf.Value
 }
 var file_probe_v1_probe_proto_depIdxs = []int32{
 	3,  // 0: dockprobe.probe.v1.CollectRequest.hint:type_name -> dockprobe.probe.v1.TargetHint
 	5,  // 1: dockprobe.probe.v1.CollectResponse.report:type_name -> dockprobe.probe.v1.Report
-	7,  // 2: dockprobe.probe.v1.Report.tool:type_name -> dockprobe.probe.v1.Tool
-	8,  // 3: dockprobe.probe.v1.Report.engine:type_name -> dockprobe.probe.v1.Engine
-	11, // 4: dockprobe.probe.v1.Report.target:type_name -> dockprobe.probe.v1.Target
-	12, // 5: dockprobe.probe.v1.Report.daemon:type_name -> dockprobe.probe.v1.Daemon
-	14, // 6: dockprobe.probe.v1.Report.interfaces:type_name -> dockprobe.probe.v1.Interface
-	16, // 7: dockprobe.probe.v1.Report.routes:type_name -> dockprobe.probe.v1.Route
-	17, // 8: dockprobe.probe.v1.Report.mounts:type_name -> dockprobe.probe.v1.Mount
-	18, // 9: dockprobe.probe.v1.Report.processes:type_name -> dockprobe.probe.v1.Process
-	19, // 10: dockprobe.probe.v1.Report.container:type_name -> dockprobe.probe.v1.ProbeContainer
-	21, // 11: dockprobe.probe.v1.Report.errors:type_name -> dockprobe.probe.v1.SectionError
-	27, // 12: dockprobe.probe.v1.Report.collected_at:type_name -> google.protobuf.Timestamp
-	22, // 13: dockprobe.probe.v1.Report.timings:type_name -> dockprobe.probe.v1.SectionTiming
-	6,  // 14: dockprobe.probe.v1.Report.findings:type_name -> dockprobe.probe.v1.Finding
-	9,  // 15: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
-	10, // 16: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
-	23, // 17: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
-	24, // 18: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
-	25, // 19: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
-	13, // 20: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
-	28, // 21: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
-	15, // 22: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
-	26, // 23: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
-	20, // 24: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
-	0,  // 25: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
-	2,  // 26: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
-	1,  // 27: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
-	4,  // 28: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
-	27, // [27:29] is the sub-list for method output_type
-	25, // [25:27] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	17, // 2: dockprobe.probe.v1.Report.tool:type_name -> dockprobe.probe.v1.Tool
+	18, // 3: dockprobe.probe.v1.Report.engine:type_name -> dockprobe.probe.v1.Engine
+	21, // 4: dockprobe.probe.v1.Report.target:type_name -> dockprobe.probe.v1.Target
+	22, // 5: dockprobe.probe.v1.Report.daemon:type_name -> dockprobe.probe.v1.Daemon
+	24, // 6: dockprobe.probe.v1.Report.interfaces:type_name -> dockprobe.probe.v1.Interface
+	26, // 7: dockprobe.probe.v1.Report.routes:type_name -> dockprobe.probe.v1.Route
+	27, // 8: dockprobe.probe.v1.Report.mounts:type_name -> dockprobe.probe.v1.Mount
+	28, // 9: dockprobe.probe.v1.Report.processes:type_name -> dockprobe.probe.v1.Process
+	29, // 10: dockprobe.probe.v1.Report.container:type_name -> dockprobe.probe.v1.ProbeContainer
+	31, // 11: dockprobe.probe.v1.Report.errors:type_name -> dockprobe.probe.v1.SectionError
+	38, // 12: dockprobe.probe.v1.Report.collected_at:type_name -> google.protobuf.Timestamp
+	32, // 13: dockprobe.probe.v1.Report.timings:type_name -> dockprobe.probe.v1.SectionTiming
+	16, // 14: dockprobe.probe.v1.Report.findings:type_name -> dockprobe.probe.v1.Finding
+	7,  // 15: dockprobe.probe.v1.Report.knowledge:type_name -> dockprobe.probe.v1.Knowledge
+	12, // 16: dockprobe.probe.v1.Report.host:type_name -> dockprobe.probe.v1.Host
+	14, // 17: dockprobe.probe.v1.Report.mount_views:type_name -> dockprobe.probe.v1.MountView
+	15, // 18: dockprobe.probe.v1.Report.names:type_name -> dockprobe.probe.v1.NameLookup
+	6,  // 19: dockprobe.probe.v1.Report.container_links:type_name -> dockprobe.probe.v1.ContainerLink
+	8,  // 20: dockprobe.probe.v1.Knowledge.docker_subnet:type_name -> dockprobe.probe.v1.DockerSubnet
+	9,  // 21: dockprobe.probe.v1.Knowledge.address_pools:type_name -> dockprobe.probe.v1.AddressPool
+	10, // 22: dockprobe.probe.v1.Knowledge.effective_config:type_name -> dockprobe.probe.v1.ConfigValue
+	11, // 23: dockprobe.probe.v1.Knowledge.shares:type_name -> dockprobe.probe.v1.SharePath
+	24, // 24: dockprobe.probe.v1.Host.interfaces:type_name -> dockprobe.probe.v1.Interface
+	26, // 25: dockprobe.probe.v1.Host.routes:type_name -> dockprobe.probe.v1.Route
+	31, // 26: dockprobe.probe.v1.Host.errors:type_name -> dockprobe.probe.v1.SectionError
+	13, // 27: dockprobe.probe.v1.Host.desktop_settings:type_name -> dockprobe.probe.v1.DesktopSettings
+	33, // 28: dockprobe.probe.v1.DesktopSettings.values:type_name -> dockprobe.probe.v1.DesktopSettings.ValuesEntry
+	27, // 29: dockprobe.probe.v1.MountView.mounts:type_name -> dockprobe.probe.v1.Mount
+	19, // 30: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
+	20, // 31: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
+	34, // 32: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
+	35, // 33: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
+	36, // 34: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
+	23, // 35: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
+	39, // 36: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
+	25, // 37: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
+	37, // 38: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
+	30, // 39: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
+	0,  // 40: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
+	2,  // 41: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
+	1,  // 42: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
+	4,  // 43: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
+	42, // [42:44] is the sub-list for method output_type
+	40, // [40:42] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_probe_v1_probe_proto_init() }
@@ -2499,7 +3519,7 @@ func file_probe_v1_probe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_probe_v1_probe_proto_rawDesc), len(file_probe_v1_probe_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

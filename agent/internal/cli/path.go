@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/knowledge"
+	"github.com/dockprobe/dockprobe/agent/internal/pathmap"
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
+)
+
+type pathOptions struct {
+	output  string
+	check   bool
+	timeout time.Duration
+}
+
+func init() { register(newPathCmd) }
+
+func newPathCmd(g *globalOptions) *cobra.Command {
+	o := &pathOptions{}
+	cmd := &cobra.Command{
+		Use:   "path PATH",
+		Short: "Translate a Windows, WSL or VM path into its bind-mount, Kubernetes hostPath and WSL forms",
+		Long: `path prints every spelling of one location: the Windows path, the docker
+bind-mount form, the Kubernetes hostPath form (/run/desktop/mnt/host/<drive>/...),
+the path in dockerd's own namespace (/mnt/host/<drive>/...) and the WSL form.
+It works offline. With --check it also runs the probe and says whether the
+drive's share is mounted in the VM and which form Kubernetes can see; it
+does not look for the file itself (the probe reads no path you choose).`,
+		Example: `  agent path 'C:\temp\WebApplication1'
+  agent path /run/desktop/mnt/host/c/temp/WebApplication1
+  agent path '\\wsl$\Ubuntu\home\me\app'
+  agent path --check 'C:\temp\WebApplication1'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.output != "text" && o.output != "json" {
+				return fmt.Errorf("%w: --output must be text or json, got %q", ErrUsage, o.output)
+			}
+			f, err := pathmap.Translate(strings.TrimSpace(args[0]))
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrUsage, err)
+			}
+			var vm *vmCheck
+			if o.check {
+				vm, err = checkInVM(cmd.Context(), g, o, f, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+			}
+			return writePath(cmd.OutOrStdout(), f, vm, o.output)
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().BoolVar(&o.check, "check", false, "run the probe and say whether the drive's share is mounted in the VM")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long (with --check)")
+	return cmd
+}
+
+// vmCheck is what the probe's report says about the path's share.
+type vmCheck struct {
+	// Share is the share mount point (/run/desktop/mnt/host/c).
+	Share string `json:"share"`
+	// Mounted is true when Share is a mount point in dockerd's namespace.
+	Mounted bool `json:"mounted"`
+	// MntMounted is the same for /mnt/host/<drive>.
+	MntMounted bool `json:"mntMounted"`
+	// Propagation of Share (shared means Kubernetes sees it).
+	Propagation string `json:"propagation,omitempty"`
+	Note        string `json:"note"`
+}
+
+func checkInVM(ctx context.Context, g *globalOptions, o *pathOptions, f pathmap.Forms, stderr io.Writer) (*vmCheck, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	ep, err := g.endpoint()
+	if err != nil {
+		return nil, err
+	}
+	c, err := engine.New(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	rep, err := gather(ctx, c, ep, g, &probeOptions{timeout: o.timeout}, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return shareCheck(rep, f), nil
+}
+
+func shareCheck(rep *probev1.Report, f pathmap.Forms) *vmCheck {
+	if f.HostPath == "" {
+		return &vmCheck{Note: "a WSL distro's own file: the VM has no fixed path for it, so there is nothing to check"}
+	}
+	top := f.Drive
+	v := &vmCheck{Share: knowledge.ShareRootDesktop + "/" + top}
+	for _, m := range rep.GetMounts() {
+		switch m.GetMountPoint() {
+		case v.Share:
+			v.Mounted, v.Propagation = true, m.GetPropagation()
+		case knowledge.ShareRootMnt + "/" + top:
+			v.MntMounted = true
+		}
+	}
+	switch {
+	case !v.Mounted:
+		v.Note = fmt.Sprintf("%s is not mounted in the VM: the drive is not shared (Docker Desktop on Windows shares drives there; macOS and Linux engines have no such path)", v.Share)
+	case knowledge.IsShared(v.Propagation):
+		v.Note = fmt.Sprintf("%s is mounted (propagation %s): Kubernetes hostPath %s works if the file exists on the host", v.Share, v.Propagation, f.HostPath)
+	default:
+		v.Note = fmt.Sprintf("%s is mounted but %s: kubelet's namespace may not see it", v.Share, v.Propagation)
+	}
+	return v
+}
+
+func writePath(w io.Writer, f pathmap.Forms, vm *vmCheck, output string) error {
+	if output == "json" {
+		doc := struct {
+			pathmap.Forms
+			VM *vmCheck `json:"inVM,omitempty"`
+		}{f, vm}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	var b strings.Builder
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%-22s %s\n", k, v)
+		}
+	}
+	row("Windows:", f.Windows)
+	row("WSL UNC:", f.UNC)
+	if f.BindMount != "" {
+		row("docker run -v:", f.BindMount+":/app")
+	}
+	row("Kubernetes hostPath:", f.HostPath)
+	if f.VM != "" {
+		row("dockerd's namespace:", f.VM+"  (private bind: Kubernetes cannot use it)")
+	}
+	row("WSL:", f.WSL)
+	row("Note:", f.Note)
+	if vm != nil {
+		row("In the VM:", vm.Note)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
