@@ -27,6 +27,15 @@ type Input struct {
 	// ShimAddress is the containerd address of the probe's own
 	// containerd-shim, "" when unknown.
 	ShimAddress string
+	// Containerds and Shim let a host without a dockerd serving the
+	// engine target its containerd (containerd.go).
+	Containerds []Containerd
+	Shim        Shim
+	// DaemonMntNS maps a dockerd's pid to its mount namespace ("mnt:[N]").
+	// One socket path names different sockets in different mount
+	// namespaces, so the shim's address matches a dockerd only in the
+	// shim's mount namespace (when both are known).
+	DaemonMntNS map[int32]string
 }
 
 // Choice is the target and the dockerd that serves the engine.
@@ -44,7 +53,9 @@ type Choice struct {
 // this order: an explicit pid; the dockerd whose data-root is the engine's
 // DockerRootDir; the dockerd whose containerd is the one that started the
 // probe's own container; the only dockerd; else pid 1. Several dockerd on
-// one host are normal (CI runners, rootless next to rootful).
+// one host are normal (CI runners, rootless next to rootful). When no
+// dockerd is tied to the engine, the containerd that started the probe
+// beats the last two (withContainerd).
 func Choose(in Input) Choice {
 	serving, method, reason := servingDaemon(in)
 	if in.TargetPID > 0 {
@@ -62,9 +73,9 @@ func Choose(in Input) Choice {
 		return c
 	}
 	if serving != nil {
-		return Choice{PID: int(serving.GetPid()), Method: method, Reason: reason, Daemon: serving}
+		return withContainerd(in, Choice{PID: int(serving.GetPid()), Method: method, Reason: reason, Daemon: serving})
 	}
-	return Choice{PID: 1, Method: MethodPID1, Reason: reason}
+	return withContainerd(in, Choice{PID: 1, Method: MethodPID1, Reason: reason})
 }
 
 // servingDaemon narrows the dockerd down to the one serving the engine. When
@@ -87,10 +98,16 @@ func servingDaemon(in Input) (*probev1.Daemon, string, string) {
 			candidates = matched
 		}
 	}
-	if shim := socketPath(in.ShimAddress); shim != "" {
+	shimAddr := in.ShimAddress
+	if shimAddr == "" {
+		shimAddr = in.Shim.Address
+	}
+	if shim := socketPath(shimAddr); shim != "" {
 		var matched []*probev1.Daemon
 		for _, d := range candidates {
-			if SamePath(socketPath(d.GetContainerdAddress()), shim) {
+			ns := in.DaemonMntNS[d.GetPid()]
+			sameNS := in.Shim.MntNS == "" || ns == "" || ns == in.Shim.MntNS
+			if sameNS && SamePath(socketPath(d.GetContainerdAddress()), shim) {
 				matched = append(matched, d)
 			}
 		}

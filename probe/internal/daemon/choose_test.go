@@ -24,7 +24,10 @@ func TestIsDockerd(t *testing.T) {
 		p    procs.Process
 		want bool
 	}{
-		{procs.Process{Comm: "dockerd"}, true},
+		{procs.Process{Comm: "dockerd", Argv: []string{"dockerd"}}, true},
+		// A zombie dockerd (no command line) is not a candidate: counting
+		// it with the default data-root would match /var/lib/docker.
+		{procs.Process{Comm: "dockerd"}, false},
 		{procs.Process{Comm: "exe", Argv: []string{"/usr/bin/dockerd", "-H", "fd://"}}, true},
 		{procs.Process{Comm: "docker", Argv: []string{"docker", "ps"}}, false},
 		{procs.Process{Comm: "containerd"}, false},
@@ -164,5 +167,23 @@ func TestSamePath(t *testing.T) {
 		if got := SamePath(tt.a, tt.b); got != tt.want {
 			t.Errorf("SamePath(%q, %q) = %v", tt.a, tt.b, got)
 		}
+	}
+}
+
+// TestShimAddressMatchesOnlyInItsMountNamespace: two engines whose
+// containerd sockets have the same path in different mount namespaces (a
+// LinuxKit-shaped VM next to a containerd-only one): the shim's address
+// names the dockerd of its own mount namespace only.
+func TestShimAddressMatchesOnlyInItsMountNamespace(t *testing.T) {
+	vm := &probev1.Daemon{Pid: 143, ContainerdAddress: "/run/containerd/containerd.sock", DataRoot: "/var/lib/docker"}
+	other := &probev1.Daemon{Pid: 900, ContainerdAddress: "/run/containerd/containerd.sock", DataRoot: "/srv/docker"}
+	ns := map[int32]string{143: "mnt:[1]", 900: "mnt:[2]"}
+	in := Input{Daemons: []*probev1.Daemon{vm, other}, Shim: Shim{Address: "/run/containerd/containerd.sock", MntNS: "mnt:[2]"}, DaemonMntNS: ns}
+	if c := Choose(in); c.PID != 900 || c.Method != MethodContainerd {
+		t.Errorf("Choose() = pid %d by %s (%s), want 900 by containerd", c.PID, c.Method, c.Reason)
+	}
+	in.Shim.MntNS = "mnt:[3]" // a containerd-only engine's shim: neither dockerd
+	if c := Choose(in); c.PID == 143 || c.PID == 900 {
+		t.Errorf("Choose() = pid %d by %s, want no dockerd of another mount namespace", c.PID, c.Method)
 	}
 }

@@ -15,8 +15,12 @@ import (
 
 // IsDockerd reports whether p is a dockerd: by its kernel name, or by
 // argv[0] for one started under another file name.
+//
+// A dockerd without a command line (a zombie, or one exiting while the scan
+// reads it) is not one: its data-root cannot be known, and counting it with
+// the default would match the engine's /var/lib/docker by accident.
 func IsDockerd(p procs.Process) bool {
-	return p.Comm == "dockerd" || procs.Base(p.Argv) == "dockerd"
+	return len(p.Argv) > 0 && (p.Comm == "dockerd" || procs.Base(p.Argv) == "dockerd")
 }
 
 // Inspect builds the Daemon record of the dockerd process p, reading its

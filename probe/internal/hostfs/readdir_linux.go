@@ -1,0 +1,91 @@
+package hostfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+// ReadDirInRoot lists the directory at path inside pid's root directory
+// (/proc/<pid>/root), at most max entries, sorted by name. Resolution
+// follows ReadInRoot's discipline: openat2 with RESOLVE_IN_ROOT and
+// RESOLVE_NO_MAGICLINKS (securejoin on older kernels), so a symlinked
+// /etc/cni/net.d cannot lead out of the target's tree. Entries are only
+// named and typed (lstat-like: a symlink is reported as one, not followed).
+func (fs *FS) ReadDirInRoot(pid int, path string, max int) ([]DirEntry, error) {
+	clean, err := cleanInRoot(path)
+	if err != nil {
+		return nil, err
+	}
+	root, err := fs.procPath(pid, "root")
+	if err != nil {
+		return nil, err
+	}
+	f, err := openDirInRoot(root, clean, !noOpenat2.Load())
+	if err != nil {
+		return nil, fmt.Errorf("open directory %s in the root of pid %d: %w", clean, pid, err)
+	}
+	defer f.Close()
+	// One more than max tells "exactly max" from "more".
+	des, err := f.ReadDir(max + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read directory %s in the root of pid %d: %w", clean, pid, err)
+	}
+	out := make([]DirEntry, 0, len(des))
+	for _, de := range des {
+		t := de.Type()
+		out = append(out, DirEntry{Name: de.Name(), Regular: t.IsRegular(), Dir: t.IsDir(), Symlink: t&os.ModeSymlink != 0})
+	}
+	sortEntries(out)
+	if len(out) > max {
+		return out[:max], fmt.Errorf("directory %s in the root of pid %d: more than %d entries: %w", clean, pid, max, ErrTooManyEntries)
+	}
+	return out, nil
+}
+
+func openDirInRoot(root, path string, tryOpenat2 bool) (*os.File, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NOCTTY
+	if tryOpenat2 {
+		dirfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: root, Err: err}
+		}
+		defer unix.Close(dirfd)
+		how := &unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+		for attempt := 0; ; attempt++ {
+			fd, err := unix.Openat2(dirfd, path, how)
+			if err == unix.EINTR || (err == unix.EAGAIN && attempt < 16) {
+				continue
+			}
+			if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+				noOpenat2.Store(true)
+				break
+			}
+			if err != nil {
+				return nil, &os.PathError{Op: "openat2", Path: path, Err: err}
+			}
+			return os.NewFile(uintptr(fd), filepath.Join(root, path)), nil
+		}
+	}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	full, err := securejoin.SecureJoin(absRoot, path)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open(full, flags|unix.O_NOFOLLOW, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(full, flags|unix.O_NOFOLLOW, 0)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	return os.NewFile(uintptr(fd), full), nil
+}
