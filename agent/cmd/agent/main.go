@@ -14,7 +14,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	err := cli.Run(ctx, os.Args[1:])
 	stop()
-	if err != nil {
+	if err != nil && !cli.Silent(err) {
 		fmt.Fprintln(cli.Stderr, "agent:", err)
 	}
 	os.Exit(cli.ExitCode(err))

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"io/fs"
 
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
 	"github.com/dockprobe/dockprobe/agent/internal/engine"
@@ -21,28 +22,54 @@ const (
 	ExitProtocol     = 5 // agent and probe speak different protocol versions
 	ExitTimeout      = 6 // the probe did not answer in time
 	ExitProbeFailed  = 7 // the probe stopped answering mid-run
-	ExitInterrupted  = 130
+	// Added for issue 5; each names one failure class of the old 3 or 4
+	// more precisely (a script that tested for 3 or 4 sees a new code).
+	ExitEnginePermission = 8  // the engine's socket or pipe refused us (permissions)
+	ExitIsolation        = 9  // Enhanced Container Isolation forbids the probe's --pid=host
+	ExitWindowsEngine    = 10 // the engine is in Windows containers mode
+	ExitTargetGone       = 11 // the target process exited during collection (partial report)
+	ExitDiffers          = 12 // `agent diff`: the two reports differ
+	ExitDoctorErrors     = 20 // `agent doctor`: a check found an error-severity problem
+	ExitInterrupted      = 130
 )
 
 // ErrUsage marks a bad command line.
 var ErrUsage = errors.New("usage")
+
+// Silent reports whether err is a result the command already printed, so
+// that main should not print it again.
+func Silent(err error) bool {
+	return errors.Is(err, ErrDiffers) || errors.Is(err, ErrDoctorFindings)
+}
 
 // ExitCode maps an error from Run to the process exit code.
 func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.Is(err, ErrDiffers):
+		return ExitDiffers
+	case errors.Is(err, ErrDoctorFindings):
+		return ExitDoctorErrors
 	case errors.Is(err, ErrUsage),
 		errors.Is(err, endpoint.ErrContextNotFound), errors.Is(err, endpoint.ErrInvalidContext),
 		errors.Is(err, endpoint.ErrInvalidHost), errors.Is(err, endpoint.ErrUnsupportedHost),
 		errors.Is(err, endpoint.ErrConflictingOptions), errors.Is(err, endpoint.ErrInvalidAPIVersion),
 		errors.Is(err, engine.ErrTLSConfig):
 		return ExitUsage
+	case errors.Is(err, engine.ErrEngineUnreachable) && errors.Is(err, fs.ErrPermission):
+		return ExitEnginePermission
 	case errors.Is(err, engine.ErrEngineUnreachable), errors.Is(err, engine.ErrUnsupportedEngine):
 		return ExitUnreachable
+	case errors.Is(err, launch.ErrIsolation):
+		return ExitIsolation
+	case errors.Is(err, ErrNotLinuxEngine):
+		return ExitWindowsEngine
+	case errors.Is(err, ErrTargetGone):
+		return ExitTargetGone
 	case errors.Is(err, launch.ErrImageLoad), errors.Is(err, launch.ErrCreate),
 		errors.Is(err, launch.ErrStart), errors.Is(err, launch.ErrAttach),
-		errors.Is(err, probeimage.ErrNoBinary), errors.Is(err, ErrNotLinuxEngine):
+		errors.Is(err, probeimage.ErrNoBinary):
 		return ExitProbeBlocked
 	case errors.Is(err, probeclient.ErrProtocolMismatch):
 		return ExitProtocol

@@ -17,12 +17,14 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/dockprobe/dockprobe/agent/internal/engine"
 	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
 	"github.com/dockprobe/dockprobe/agent/internal/transport"
@@ -45,8 +47,19 @@ const (
 	LabelProbe    = "io.dockprobe.probe"
 	LabelAgentPID = "io.dockprobe.agent.pid"
 	LabelCreated  = "io.dockprobe.created"
+	// LabelAgentHost is the hostname of the agent's machine: the agent pid
+	// means something only there.
+	LabelAgentHost = "io.dockprobe.agent.host"
+	// LabelDeadline is the Unix time by which the probe has ended by
+	// itself (its hard deadline plus its backstop); a probe container
+	// still present well after it is stale whatever its agent does.
+	LabelDeadline = "io.dockprobe.deadline"
 	NamePrefix    = "dockprobe-probe-"
 )
+
+// Backstop is how long after its --deadline the probe process forces its
+// own exit (probe/internal/cli); the agent counts it into LabelDeadline.
+const Backstop = 5 * time.Second
 
 // Capabilities the probe needs, and why (see SECURITY.md):
 //   - SYS_PTRACE: reading /proc/<pid>/{root,exe,ns/*} of dockerd, a process
@@ -65,10 +78,20 @@ var (
 	ErrCreate    = errors.New("the engine refused to create the probe container")
 	ErrStart     = errors.New("the engine refused to start the probe container")
 	ErrAttach    = errors.New("could not attach to the probe container")
+	// ErrIsolation is a create refused by Docker Desktop's Enhanced
+	// Container Isolation (sysbox), which forbids --pid=host.
+	ErrIsolation = errors.New("Enhanced Container Isolation blocks the probe")
 )
+
+// isolationMessage is what sysbox answers to --pid=host under Docker
+// Desktop's Enhanced Container Isolation.
+const isolationMessage = "sysbox containers can't share namespaces"
 
 // Options of one probe run.
 type Options struct {
+	// Name is the container's name; empty picks a fresh one. Callers that
+	// must find the container after a crash choose it first (NewName).
+	Name    string
 	Image   *probeimage.Image
 	Version string
 	// Privileged runs the probe with --privileged instead of the minimal
@@ -82,6 +105,10 @@ type Options struct {
 	ProbeLog io.Writer
 	// Progress, when set, is told of each step.
 	Progress func(step string)
+	// Remove, when set, replaces the synchronous force-removal after a
+	// failed start (for a caller that hands removal to a watchdog and
+	// must not wait for it).
+	Remove func(idOrName string)
 }
 
 // Session is a started probe container with a connected client.
@@ -91,8 +118,9 @@ type Session struct {
 	Client *probeclient.Client
 	Hello  *probev1.HandshakeResponse
 
-	api  API
-	conn *transport.Conn
+	api    API
+	conn   *transport.Conn
+	remove func(string)
 }
 
 // EnsureImage makes sure the engine has the probe image with exactly the
@@ -177,6 +205,8 @@ func ContainerConfig(o Options) (*container.Config, *container.HostConfig) {
 			probeimage.LabelVersion: o.Version,
 			LabelAgentPID:           strconv.Itoa(os.Getpid()),
 			LabelCreated:            strconv.FormatInt(time.Now().Unix(), 10),
+			LabelAgentHost:          hostname(),
+			LabelDeadline:           strconv.FormatInt(time.Now().Add(o.Deadline+Backstop).Unix(), 10),
 		},
 	}
 	pids := int64(64)
@@ -187,9 +217,12 @@ func ContainerConfig(o Options) (*container.Config, *container.HostConfig) {
 		AutoRemove:     true,
 		CapDrop:        []string{"ALL"},
 		CapAdd:         Capabilities,
-		SecurityOpt:    []string{"no-new-privileges"},
-		ExtraHosts:     []string{HostGatewayName + ":host-gateway"},
-		LogConfig:      container.LogConfig{Type: "none"},
+		// AppArmor: the docker-default profile allows ptrace (and so
+		// /proc/<pid>/root, exe, ns) only between its own confined
+		// processes; dockerd is unconfined, so the probe must be too.
+		SecurityOpt: []string{"no-new-privileges", "apparmor=unconfined"},
+		ExtraHosts:  []string{HostGatewayName + ":host-gateway"},
+		LogConfig:   container.LogConfig{Type: "none"},
 		Resources: container.Resources{
 			Memory:    256 << 20,
 			PidsLimit: &pids,
@@ -203,27 +236,60 @@ func ContainerConfig(o Options) (*container.Config, *container.HostConfig) {
 }
 
 // Start creates, attaches and starts the probe container and completes the
-// handshake. On any error the container is removed before Start returns.
-func Start(ctx context.Context, api API, o Options) (s *Session, err error) {
-	progress := o.Progress
-	if progress == nil {
-		progress = func(string) {}
+// handshake. On any error the container is removed before Start returns
+// (or handed to o.Remove).
+func Start(ctx context.Context, api API, o Options) (_ *Session, err error) {
+	s, err := Launch(ctx, api, o)
+	if err != nil {
+		return nil, err
 	}
+	// s, not the named result: a failing return sets that to nil first.
+	defer func() {
+		if err != nil {
+			s.abort()
+		}
+	}()
+	pc, err := probeclient.Dial(transport.SingleUseDialer(s.conn))
+	if err != nil {
+		return nil, err
+	}
+	s.Client = pc
+	progress(o)("handshake")
+	s.Hello, err = pc.Handshake(ctx, o.Version)
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	return s, nil
+}
+
+// Launch creates, attaches and starts the container and returns the
+// session with its raw stream (Conn) but no gRPC client: the transport
+// tests use it to push arbitrary bytes through a real attach stream. On
+// any error the container is removed before Launch returns.
+func Launch(ctx context.Context, api API, o Options) (_ *Session, err error) {
+	progress := progress(o)
 	if o.ProbeLog == nil {
 		o.ProbeLog = io.Discard
 	}
-	name := NewName()
+	name := o.Name
+	if name == "" {
+		name = NewName()
+	}
 	cfg, hc := ContainerConfig(o)
+	remove := o.Remove
+	if remove == nil {
+		remove = func(idOrName string) { removeNow(api, idOrName) }
+	}
 
 	progress("create")
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
 	if err != nil {
 		// A create that failed on our side of the wire may still have
 		// happened on the engine's: remove by name.
-		removeNow(api, name)
-		return nil, fmt.Errorf("%w: %w", ErrCreate, err)
+		remove(name)
+		return nil, refused(ErrCreate, "create", err)
 	}
-	s = &Session{ID: created.ID, Name: name, api: api}
+	s := &Session{ID: created.ID, Name: name, api: api, remove: remove}
 	defer func() {
 		if err != nil {
 			s.abort()
@@ -233,26 +299,48 @@ func Start(ctx context.Context, api API, o Options) (s *Session, err error) {
 	progress("attach")
 	att, err := api.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAttach, err)
+		return nil, refused(ErrAttach, "attach", err)
 	}
 	s.conn = transport.NewConn(hijacked{att.HijackedResponse}, o.ProbeLog)
 
 	progress("start")
 	if _, err := api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStart, err)
-	}
-
-	pc, err := probeclient.Dial(transport.SingleUseDialer(s.conn))
-	if err != nil {
-		return nil, err
-	}
-	s.Client = pc
-	progress("handshake")
-	s.Hello, err = pc.Handshake(ctx, o.Version)
-	if err != nil {
-		return nil, s.explain(err)
+		return nil, refused(ErrStart, "start", err)
 	}
 	return s, nil
+}
+
+// refused classifies a failed create, attach or start: Enhanced Container
+// Isolation's refusal, an engine that went away mid-call (restarting,
+// crashed), or the engine's own refusal.
+func refused(class error, step string, err error) error {
+	switch {
+	case strings.Contains(err.Error(), isolationMessage):
+		return fmt.Errorf("%w: it refuses --pid=host, which the probe needs to see the VM (%w); the engine's facts are still reported", ErrIsolation, err)
+	case client.IsErrConnectionFailed(err):
+		return fmt.Errorf("%w: the engine stopped answering during %s (restarting?): %w", engine.ErrEngineUnreachable, step, err)
+	}
+	return fmt.Errorf("%w: %w", class, err)
+}
+
+func progress(o Options) func(string) {
+	if o.Progress == nil {
+		return func(string) {}
+	}
+	return o.Progress
+}
+
+// Conn is the session's raw stream: writes reach the container's stdin,
+// reads return its demultiplexed stdout.
+func (s *Session) Conn() *transport.Conn { return s.conn }
+
+// Abort hangs up and has the container removed now, whatever state it is
+// in.
+func (s *Session) Abort() { s.abort() }
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 // explain adds why the stream ended when the probe stopped answering.
@@ -295,7 +383,7 @@ func (s *Session) Close() error {
 // abort hangs up and removes the container now, whatever state it is in.
 func (s *Session) abort() {
 	s.Close()
-	removeNow(s.api, s.ID)
+	s.remove(s.ID)
 }
 
 // removeNow force-removes a container with its own short deadline, so that

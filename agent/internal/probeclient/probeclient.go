@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -32,6 +34,10 @@ var (
 // thousands of mounts stays well below it).
 const MaxReport = 256 << 20
 
+// Per-call bounds, below the caller's overall deadline: the handshake is
+// one small message, so a probe that does not answer it quickly is stuck.
+var HandshakeTimeout = 15 * time.Second
+
 // Client is a connected probe.
 type Client struct {
 	cc  *grpc.ClientConn
@@ -48,6 +54,15 @@ func Dial(dial func(context.Context, string) (net.Conn, error)) (*Client, error)
 		// An attach stream cannot be re-dialed; do not wait for a
 		// reconnection that cannot happen.
 		grpc.WithDisableRetry(),
+		// A frozen or vanished probe (docker pause, a VM that stalls) is
+		// noticed within 15 s even while a call waits (10 s is gRPC's
+		// floor for the ping interval; the probe permits pings every
+		// second).
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time:                10 * time.Second,
+			Timeout:             5 * time.Second,
+			PermitWithoutStream: true,
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("set up gRPC client: %w", err)
@@ -60,6 +75,8 @@ func (c *Client) Close() error { return c.cc.Close() }
 
 // Handshake checks that the probe speaks our protocol version.
 func (c *Client) Handshake(ctx context.Context, agentVersion string) (*probev1.HandshakeResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
+	defer cancel()
 	resp, err := c.api.Handshake(ctx, &probev1.HandshakeRequest{
 		AgentVersion:    agentVersion,
 		ProtocolVersion: probev1.ProtocolVersion,

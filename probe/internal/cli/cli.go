@@ -105,14 +105,37 @@ func Run(ctx context.Context, args []string, stdin io.ReadCloser, stdout io.Writ
 			TargetPID: pid,
 		})
 	}
-	return server.Serve(ctx, server.Options{
-		In:      stdin,
-		Out:     stdout,
-		Collect: collector,
-		Version: version.Version,
-		Log:     log,
-	})
+	served := make(chan error, 1)
+	go func() {
+		served <- server.Serve(ctx, server.Options{
+			In:           stdin,
+			Out:          stdout,
+			Collect:      collector,
+			Version:      version.Version,
+			Log:          log,
+			DrainTimeout: drainTimeout,
+		})
+	}()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	// At the deadline Serve drains for drainTimeout, but a read blocked on
+	// an inherited stdin pipe cannot be interrupted and may keep gRPC's
+	// shutdown waiting: exit regardless once the drain is over (main
+	// exits the process, whatever goroutine is still blocked).
+	select {
+	case err := <-served:
+		return err
+	case <-time.After(drainTimeout + time.Second):
+		return context.Cause(ctx)
+	}
 }
+
+// drainTimeout bounds how long in-flight calls may finish after a hang-up
+// or the deadline.
+const drainTimeout = 2 * time.Second
 
 // ErrDeadline is returned when the probe's hard deadline ends it.
 var ErrDeadline = errors.New("hard deadline reached")

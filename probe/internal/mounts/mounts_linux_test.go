@@ -150,9 +150,16 @@ var malformed = []struct {
 func TestParseMalformed(t *testing.T) {
 	for _, tt := range malformed {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse(strings.NewReader("22 28 0:20 / /sys rw - sysfs sysfs rw\n" + tt.line + "\n"))
+			ms, err := Parse(strings.NewReader("22 28 0:20 / /sys rw - sysfs sysfs rw\n" + tt.line + "\n23 28 0:21 / /proc rw - proc proc rw\n"))
 			if !errors.Is(err, ErrParse) {
 				t.Fatalf("error = %v, want ErrParse", err)
+			}
+			// A bad line is an error for that line, never for the file.
+			if len(ms) != 2 || find(ms, "/sys") == nil || find(ms, "/proc") == nil {
+				t.Errorf("good lines around the bad one: got %d mounts", len(ms))
+			}
+			if !strings.Contains(err.Error(), "line 2") {
+				t.Errorf("error %q does not name line 2", err)
 			}
 			if !strings.Contains(err.Error(), tt.line) {
 				t.Errorf("error %q does not quote the bad line", err)
@@ -186,9 +193,10 @@ func FuzzParse(f *testing.F) {
 		f.Add(tt.line)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// Partial results come with an error: check them too.
 		ms, err := Parse(strings.NewReader(s))
-		if err != nil {
-			return
+		if err != nil && !errors.Is(err, ErrParse) {
+			t.Fatalf("error %v is not ErrParse", err)
 		}
 		for _, m := range ms {
 			switch m.GetPropagation() {
