@@ -58,6 +58,17 @@
 #   LK_DOCKERD, LK_CONTAINERD, LK_DOCKER_CLI  binaries (defaults: /usr/sbin/dockerd,
 #                                             /usr/bin/containerd, docker from PATH)
 #   LK_KEEP_ON_FAILURE=1  do not tear down after a failed up (for debugging)
+#   LK_DAEMON_JSON        replaces the daemon.json content (default: the Desktop-like one)
+#   LK_EXTRA_DOCKERD_ARGS more dockerd arguments, split on blanks, after ours
+#                         (both opt-in, for tests that plant values, e.g. secrets)
+#   LK_RUNTIME  docker (default) or containerd: the containerd-only layout of
+#               Rancher Desktop, Lima, Finch or colima (containerd alone, no
+#               dockerd, driven by nerdctl); everything else is the same
+#
+# nerdctl (or ctr) must run inside the environment to drive its containerd:
+# the client creates the stdio FIFOs the shim opens, so both must see one
+# /run.  "lkenv.sh exec nerdctl ..." does that, as `lima nerdctl` or Rancher
+# Desktop's nerdctl.exe run nerdctl inside their VM.
 #
 # While up, $STATE holds holder.log, containerd.log, dockerd.log, *.pid, docker.sock.
 # "down" leaves nothing behind: no processes, netns, veths, mounts, cgroups or state dir.
@@ -72,6 +83,7 @@ LK_DOCKERD=${LK_DOCKERD:-/usr/sbin/dockerd}
 LK_CONTAINERD=${LK_CONTAINERD:-/usr/bin/containerd}
 LK_DOCKER_CLI=${LK_DOCKER_CLI:-docker}
 LK_KEEP_ON_FAILURE=${LK_KEEP_ON_FAILURE:-0}
+LK_RUNTIME=${LK_RUNTIME:-docker}
 
 # The article's values.
 readonly VM_IP=192.168.65.3
@@ -107,15 +119,19 @@ validate_settings() {
 	[[ $CGROUP_REL =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || die "bad LK_CGROUP_PARENT '$LK_CGROUP_PARENT'"
 	[[ $LK_EXEC_ROOT == /run/* ]] || die "LK_EXEC_ROOT must be under /run (inside the private tmpfs)"
 	[[ $LK_TIMEOUT =~ ^[0-9]+$ ]] || die "bad LK_TIMEOUT"
+	[[ $LK_RUNTIME == docker || $LK_RUNTIME == containerd ]] || die "LK_RUNTIME must be docker or containerd, got '$LK_RUNTIME'"
 }
 
 need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
 
 need_cmds() {
 	local c
-	for c in ip nsenter unshare setsid mount stat "$LK_DOCKERD" "$LK_CONTAINERD"; do
+	for c in ip nsenter unshare setsid mount stat "$LK_CONTAINERD"; do
 		command -v "$c" >/dev/null 2>&1 || die "missing command: $c"
 	done
+	if [[ $LK_RUNTIME == docker ]]; then
+		command -v "$LK_DOCKERD" >/dev/null 2>&1 || die "missing command: $LK_DOCKERD"
+	fi
 }
 
 # ---------------------------------------------------------------- process helpers
@@ -285,7 +301,7 @@ write_files() {
 		mkdir -p "$LK_STATE/drives/$d"
 		printf 'drive %s\n' "$d" >"$LK_STATE/drives/$d/lkenv-drive"
 	done
-	printf '%s\n' "$DAEMON_JSON" >"$LK_STATE/daemon.json"
+	printf '%s\n' "${LK_DAEMON_JSON:-$DAEMON_JSON}" >"$LK_STATE/daemon.json"
 	mkdir -p "$LK_STATE/containerd" "$LK_STATE/docker"
 	cat >"$LK_STATE/containerd.toml" <<EOF
 version = 2
@@ -319,8 +335,12 @@ engine_answers() {
 }
 
 is_up() {
-	live_pid holder >/dev/null && live_pid containerd >/dev/null &&
-		live_pid dockerd >/dev/null && [[ -S $SOCK ]] && engine_answers
+	live_pid holder >/dev/null && live_pid containerd >/dev/null || return 1
+	if [[ $LK_RUNTIME == containerd ]]; then
+		[[ -S /proc/$(live_pid holder)/root/run/containerd/containerd.sock ]]
+		return
+	fi
+	live_pid dockerd >/dev/null && [[ -S $SOCK ]] && engine_answers
 }
 
 # ---------------------------------------------------------------- subcommands
@@ -347,7 +367,7 @@ do_up() {
 	cd /
 
 	if is_up; then
-		log "already up (dockerd pid $(live_pid dockerd)); nothing to do"
+		log "already up ($LK_RUNTIME, containerd pid $(live_pid containerd)); nothing to do"
 		return 0
 	fi
 	if [[ -e $NETNS_PATH && ! -e $MARKER ]]; then
@@ -406,8 +426,16 @@ do_up() {
 		sleep 0.1
 	done
 	[[ -S /proc/$holder/root/run/containerd/containerd.sock ]] || die "containerd socket did not appear in ${LK_TIMEOUT}s"
+	if [[ $LK_RUNTIME == containerd ]]; then
+		UP_DONE=1
+		trap - EXIT INT TERM
+		log "up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s: netns $LK_NETNS, containerd only (pid $ctr)"
+		return 0
+	fi
 
 	# dockerd: the article's flags first, then ours.
+	local -a extra_args=()
+	read -ra extra_args <<<"${LK_EXTRA_DOCKERD_ARGS:-}"
 	setsid nsenter --mount="/proc/$holder/ns/mnt" --net="$NETNS_PATH" -- \
 		"$LK_DOCKERD" \
 		--config-file /run/config/docker/daemon.json \
@@ -420,6 +448,7 @@ do_up() {
 		--data-root "$LK_STATE/docker" \
 		--exec-root "$LK_EXEC_ROOT" \
 		--cgroup-parent "$LK_CGROUP_PARENT" \
+		"${extra_args[@]}" \
 		>"$LK_STATE/dockerd.log" 2>&1 </dev/null &
 	dockerd=$!
 	echo "$dockerd" >"$LK_STATE/dockerd.pid"
@@ -484,6 +513,10 @@ do_down() {
 
 do_status() {
 	local p
+	if is_up && [[ $LK_RUNTIME == containerd ]]; then
+		echo "up: netns $LK_NETNS, containerd only, containerd pid $(live_pid containerd), holder pid $(live_pid holder)"
+		return 0
+	fi
 	if is_up; then
 		echo "up: netns $LK_NETNS, dockerd pid $(live_pid dockerd), containerd pid $(live_pid containerd), holder pid $(live_pid holder), DOCKER_HOST=unix://$SOCK"
 		return 0
@@ -491,6 +524,7 @@ do_status() {
 	if [[ -e $MARKER || -e $NETNS_PATH ]]; then
 		echo "degraded: leftovers of a previous run (netns $([[ -e $NETNS_PATH ]] && echo present || echo absent))"
 		for p in holder containerd dockerd; do
+			[[ $p == dockerd && $LK_RUNTIME == containerd ]] && continue
 			if live_pid "$p" >/dev/null; then echo "  $p: running"; else echo "  $p: not running"; fi
 		done
 		echo "  run '$0 down' to clean up"
@@ -502,12 +536,17 @@ do_status() {
 
 do_env() {
 	is_up || die "not up (run '$0 up')"
-	printf 'export DOCKER_HOST=%q\n' "unix://$SOCK"
+	printf 'export LK_RUNTIME=%q\n' "$LK_RUNTIME"
+	if [[ $LK_RUNTIME == docker ]]; then
+		printf 'export DOCKER_HOST=%q\n' "unix://$SOCK"
+	fi
 	printf 'export LK_NETNS=%q\n' "$LK_NETNS"
 	printf 'export LK_NETNS_PATH=%q\n' "$NETNS_PATH"
 	printf 'export LK_STATE=%q\n' "$LK_STATE"
 	printf 'export LK_SOCK=%q\n' "$SOCK"
-	printf 'export LK_DOCKERD_PID=%q\n' "$(live_pid dockerd)"
+	if [[ $LK_RUNTIME == docker ]]; then
+		printf 'export LK_DOCKERD_PID=%q\n' "$(live_pid dockerd)"
+	fi
 	printf 'export LK_CONTAINERD_PID=%q\n' "$(live_pid containerd)"
 	printf 'export LK_HOLDER_PID=%q\n' "$(live_pid holder)"
 	printf 'export LK_MNTNS=%q\n' "$(<"$LK_STATE/mntns")"

@@ -67,6 +67,11 @@ func newRoot() *cobra.Command {
 The probe looks at the environment where dockerd really runs (the LinuxKit VM
 under Docker Desktop): interfaces, routes, mounts, dockerd's flags and config,
 and reports back. Nothing is pulled from a registry.`,
+		Example: `  agent probe                          # what the VM looks like, with findings
+  agent probe -o json | ConvertFrom-Json  # PowerShell
+  agent doctor                         # checks with PASS/WARN/FAIL and fixes
+  agent bundle -o diag.zip             # a redacted diagnostics bundle
+  agent path 'C:\temp\WebApplication1'   # bind-mount and Kubernetes hostPath forms`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -16,10 +16,15 @@ import (
 var ErrNotLinuxEngine = errors.New("the engine runs Windows containers")
 
 type probeOptions struct {
-	output     string
+	// output is how render writes the report (output.go).
+	output outputOptions
+	// progress shows the steps on stderr when it is a terminal.
+	progress   *progressLine
 	targetPID  int
 	timeout    time.Duration
 	privileged bool
+	// rt chooses Docker or nerdctl (runtime.go).
+	rt runtimeOptions
 }
 
 func init() { register(newProbeCmd) }
@@ -29,29 +34,48 @@ func newProbeCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "probe",
 		Short: "Report on the environment where the Docker engine runs",
+		Long: `probe launches a short-lived, read-only probe container on the engine and
+reports what it sees where dockerd runs: dockerd's flags and config, the VM's
+interfaces, routes and mounts, the Docker networks and the host-gateway IP.
+
+Secrets (URL credentials, passwords, tokens, keys, PEM blocks) are always
+redacted; --anonymize also replaces hostnames, user names, MACs and
+non-Docker IP addresses with consistent pseudonyms.`,
 		Example: `  agent probe
   agent probe -o json > report.json
   agent probe -o json | ConvertFrom-Json      # PowerShell
+  agent probe -o yaml
+  agent probe -o html > report.html
+  agent probe --format '{{json .interfaces}}'
+  agent probe --format '{{.engine.hostGatewayIp}}'
+  agent probe --anonymize --mapping-file ~/dockprobe-map.json -o json
   agent --context desktop-linux probe`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.output != "text" && o.output != "json" {
-				return fmt.Errorf("%w: --output must be text or json, got %q", ErrUsage, o.output)
+			if err := o.output.validate(); err != nil {
+				return err
 			}
+			o.progress = newProgress(cmd.ErrOrStderr())
+			o.output.progress = o.progress
 			if o.timeout <= 0 {
 				return fmt.Errorf("%w: --timeout must be positive, got %s", ErrUsage, o.timeout)
 			}
 			if o.targetPID < 0 {
 				return fmt.Errorf("%w: --target-pid must be a positive pid, got %d", ErrUsage, o.targetPID)
 			}
+			// gather reports finer steps through o.progress when it
+			// uses it; the line is cleared before anything else is written.
+			o.progress.Step("connect, start the probe, collect")
+			defer o.progress.Done()
 			return runProbe(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	o.output.addFlags(f)
 	f.IntVar(&o.targetPID, "target-pid", 0, "collect from this pid (in the engine's pid namespace) instead of the dockerd serving the engine")
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long")
 	f.BoolVar(&o.privileged, "privileged", false, "run the probe with --privileged instead of its minimal capabilities (fallback only)")
+	o.rt.addFlags(f)
 	return cmd
 }
 
@@ -60,6 +84,9 @@ func newProbeCmd(g *globalOptions) *cobra.Command {
 func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	if done, err := o.rt.route(ctx, g, o, nil, stdout, stderr); done {
+		return err
+	}
 
 	ep, err := g.endpoint()
 	if err != nil {
@@ -70,6 +97,9 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	}
 	c, err := engine.New(ctx, ep)
 	if err != nil {
+		if done, nerr := o.rt.route(ctx, g, o, err, stdout, stderr); done {
+			return nerr
+		}
 		return err
 	}
 	defer c.Close()

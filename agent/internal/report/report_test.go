@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 //   - desktop: Docker Desktop on WSL 2 as the source article shows it.
 //   - partial: the same machine with two failed sections and a bad
 //     daemon.json.
-var fixtures = []string{"desktop", "partial"}
+var fixtures = []string{"desktop", "partial", "findings"}
 
 func loadFixture(t *testing.T, name string) *probev1.Report {
 	t.Helper()

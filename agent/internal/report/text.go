@@ -18,7 +18,9 @@ import (
 
 // TextOptions tunes the text report.
 type TextOptions struct {
-	// Color is reserved for ANSI colour; the renderer ignores it for now.
+	// Color adds ANSI colour (bold section titles, severities, errors).
+	// The caller decides: only for a terminal, never with --no-color or
+	// NO_COLOR.
 	Color bool
 }
 
@@ -26,9 +28,9 @@ type TextOptions struct {
 var hostSharePrefixes = []string{"/run/desktop/mnt/host/", "/mnt/host/"}
 
 // Text writes r for a person at a terminal, one section after another:
-// Engine, Target, Daemon, Interfaces, Routes, Docker networks, Host shares,
-// Host gateway, Processes, Errors. Columns are aligned with spaces; there
-// are no colours yet.
+// Findings (when there are any), Engine, Target, Daemon, Interfaces,
+// Routes, Docker networks, Host shares, Host gateway, Processes, Errors.
+// Columns are aligned with spaces; colour only with opts.Color.
 //
 // IPv4 addresses are first shown, interfaces sorted by name, the way the
 // Docker Desktop articles quote busybox ifconfig inside LinuxKit, one line
@@ -42,15 +44,15 @@ var hostSharePrefixes = []string{"/run/desktop/mnt/host/", "/mnt/host/"}
 // address has a broadcast address; P-t-P replaces it for a peer address;
 // lo, without BROADCAST, shows neither.
 func Text(w io.Writer, r *probev1.Report, opts TextOptions) error {
-	_ = opts.Color
 	if r == nil {
 		r = &probev1.Report{}
 	}
-	t := &textWriter{w: w, errSections: map[string]bool{}}
+	t := &textWriter{w: w, errSections: map[string]bool{}, color: opts.Color}
 	for _, e := range r.GetErrors() {
 		t.errSections[e.GetSection()] = true
 	}
 	t.header(r)
+	t.findings(r.GetFindings())
 	t.engine(r)
 	t.target(r.GetTarget())
 	t.daemon(r.GetDaemon())
@@ -72,6 +74,24 @@ type textWriter struct {
 	w           io.Writer
 	err         error
 	errSections map[string]bool
+	color       bool
+}
+
+// ANSI SGR codes used by the text report.
+const (
+	ansiBold   = "1"
+	ansiRed    = "31"
+	ansiGreen  = "32"
+	ansiYellow = "33"
+	ansiCyan   = "36"
+)
+
+// paint wraps s in an ANSI colour when colour is on.
+func (t *textWriter) paint(code, s string) string {
+	if !t.color || s == "" {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
 func (t *textWriter) printf(format string, args ...any) {
@@ -81,7 +101,60 @@ func (t *textWriter) printf(format string, args ...any) {
 }
 
 func (t *textWriter) section(title string) {
-	t.printf("\n%s\n", title)
+	t.printf("\n%s\n", t.paint(ansiBold, title))
+}
+
+// severityColor is the colour of a finding's severity.
+func severityColor(sev string) string {
+	switch strings.ToLower(sev) {
+	case "error", "critical", "fail":
+		return ansiRed
+	case "warning", "warn":
+		return ansiYellow
+	case "ok", "pass":
+		return ansiGreen
+	}
+	return ansiCyan
+}
+
+// findings come first: they are what a person reads the report for.
+func (t *textWriter) findings(fs []*probev1.Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	t.section("Findings")
+	width := 0
+	for _, f := range fs {
+		width = max(width, len(findingTag(f)))
+	}
+	for _, f := range fs {
+		tag := findingTag(f)
+		pad := strings.Repeat(" ", width-len(tag))
+		title := join("  ", f.GetId(), or(f.GetTitle(), ""))
+		t.printf("  %s%s  %s\n", t.paint(severityColor(f.GetSeverity()), tag), pad, oneLine(title))
+		indent := strings.Repeat(" ", width+4)
+		if s := f.GetSummary(); s != "" {
+			t.printf("%s%s\n", indent, oneLine(s))
+		}
+		for _, e := range f.GetEvidence() {
+			t.printf("%s- %s\n", indent, oneLine(e))
+		}
+		if fix := f.GetFix(); fix != "" {
+			t.printf("%sfix: %s\n", indent, oneLine(fix))
+		}
+		if u := f.GetDocUrl(); u != "" {
+			t.printf("%ssee: %s\n", indent, u)
+		}
+	}
+}
+
+// findingTag is "[warning]", or "[warning/fail]" when the status adds to it.
+func findingTag(f *probev1.Finding) string {
+	sev := strings.ToLower(or(f.GetSeverity(), "info"))
+	if st := strings.ToLower(f.GetStatus()); st != "" && st != "fail" && st != "pass" && st != "warn" {
+		sev += "/" + st
+	}
+	return "[" + sev + "]"
 }
 
 // missing says why a section is empty: an error was reported for it, for a
@@ -520,7 +593,7 @@ func (t *textWriter) errors(errs []*probev1.SectionError) {
 		if c := e.GetCode(); c != "" {
 			msg += " (" + c + ")"
 		}
-		t.printf("  %s: %s\n", or(e.GetSection(), "?"), msg)
+		t.printf("  %s: %s\n", t.paint(ansiRed, or(e.GetSection(), "?")), msg)
 	}
 }
 

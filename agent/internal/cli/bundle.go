@@ -1,0 +1,292 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/dockprobe/dockprobe/agent/internal/bundle"
+	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/report"
+	"github.com/dockprobe/dockprobe/internal/version"
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
+)
+
+type bundleOptions struct {
+	probe probeOptions
+	file  string
+}
+
+func init() { register(newBundleCmd) }
+
+func newBundleCmd(g *globalOptions) *cobra.Command {
+	o := &bundleOptions{}
+	cmd := &cobra.Command{
+		Use:   "bundle [-o FILE.zip]",
+		Short: "Write a diagnostics bundle (zip) for a support engineer",
+		Long: `bundle runs the probe and writes one zip: report.json, report.txt,
+report.html and report.yaml, the raw sources (mountinfo, every argv, the daemon
+config file, interface and route dumps), the engine's API answers (version,
+info, networks), the agent's own log, manifest.json (every file with its size,
+sha256 and producer; versions; timestamps; what was redacted) and README.md.
+
+Secrets are always redacted, in file contents and file names. With --anonymize,
+hostnames, user names, MACs and non-Docker addresses become consistent
+pseudonyms; the mapping is written beside the zip (FILE.zip.mapping.json),
+never into it.
+
+When the probe cannot run (blocked, unreachable engine), a reduced bundle is
+still written, with the reason in README.md and manifest.json, and the exit
+status is the probe's.`,
+		Example: `  agent bundle
+  agent bundle -o before-vpn.zip
+  agent bundle --anonymize -o case-1234.zip   # case-1234.zip.mapping.json stays with you`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.probe.timeout <= 0 {
+				return fmt.Errorf("%w: --timeout must be positive, got %s", ErrUsage, o.probe.timeout)
+			}
+			if o.probe.targetPID < 0 {
+				return fmt.Errorf("%w: --target-pid must be a positive pid, got %d", ErrUsage, o.probe.targetPID)
+			}
+			if o.file == "" {
+				o.file = "dockprobe-" + time.Now().UTC().Format("20060102-150405") + ".zip"
+			}
+			if o.probe.output.mappingFile == "" && o.probe.output.anonymize {
+				o.probe.output.mappingFile = o.file + ".mapping.json"
+			}
+			o.probe.output.format = "text"
+			if err := o.probe.output.validate(); err != nil {
+				return err
+			}
+			return runBundle(cmd.Context(), g, o, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "output", "o", "", "the zip to write (default dockprobe-<UTC time>.zip in the current directory)")
+	f.BoolVar(&o.probe.output.anonymize, "anonymize", false, "replace hostnames, user names, MACs and non-Docker IP addresses with consistent pseudonyms")
+	f.StringVar(&o.probe.output.mappingFile, "mapping-file", "", "with --anonymize, where to keep the mapping (default FILE.zip.mapping.json)")
+	f.IntVar(&o.probe.targetPID, "target-pid", 0, "collect from this pid instead of the dockerd serving the engine")
+	f.DurationVar(&o.probe.timeout, "timeout", 60*time.Second, "give up after this long")
+	f.BoolVar(&o.probe.privileged, "privileged", false, "run the probe with --privileged instead of its minimal capabilities (fallback only)")
+	return cmd
+}
+
+// runBundle always writes a bundle once the flags are good; the error it
+// returns is the probe's (its exit status tells scripts what happened).
+func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr io.Writer) error {
+	created := time.Now().UTC()
+	var agentLog bytes.Buffer
+	logw := io.Writer(&agentLog)
+	if g.debug {
+		logw = io.MultiWriter(&agentLog, stderr)
+	}
+	fmt.Fprintf(&agentLog, "agent %s bundle started %s\n", version.Version, created.Format(time.RFC3339))
+	o.probe.progress = newProgress(stderr)
+
+	scrub := o.probe.output.scrubber()
+	b := bundle.New(scrub)
+	rep, runErr := bundleGather(ctx, g, &o.probe, b, logw)
+	o.probe.progress.Done()
+	if runErr != nil {
+		fmt.Fprintf(&agentLog, "error: %v\n", runErr)
+	}
+	if rep == nil {
+		rep = &probev1.Report{SchemaVersion: probev1.SchemaVersion,
+			Tool: &probev1.Tool{AgentVersion: version.Version, ProtocolVersion: probev1.ProtocolVersion}}
+	}
+	if runErr != nil && len(rep.GetErrors()) == 0 {
+		rep.Errors = append(rep.Errors, &probev1.SectionError{Section: "probe", Message: runErr.Error(), Code: "Unavailable"})
+	}
+	analyze(rep)
+	clean := scrub.Report(rep)
+	for _, f := range []struct{ name, format string }{
+		{"report.json", "json"}, {"report.txt", "text"}, {"report.html", "html"}, {"report.yaml", "yaml"},
+	} {
+		var buf bytes.Buffer
+		if err := report.Write(&buf, clean, report.Options{Format: f.format}); err != nil {
+			return err
+		}
+		b.Add(f.name, "agent probe -o "+f.format, buf.Bytes())
+	}
+	b.Add("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema())
+	b.AddRaw(clean)
+	fmt.Fprintf(&agentLog, "bundle written %s\n", time.Now().UTC().Format(time.RFC3339))
+	b.Add("agent.log", "the agent's own log (progress, the probe's stderr)", agentLog.Bytes())
+
+	collected := created
+	if ts := rep.GetCollectedAt(); ts != nil {
+		collected = ts.AsTime().UTC()
+	}
+	m := bundle.Manifest{
+		Tool: bundle.Tool{
+			AgentVersion: rep.GetTool().GetAgentVersion(), ProbeVersion: rep.GetTool().GetProbeVersion(),
+			ProtocolVersion: rep.GetTool().GetProtocolVersion(), ProbeImage: rep.GetTool().GetProbeImage(),
+			ReportSchema: rep.GetSchemaVersion(),
+		},
+		CreatedAt:   created.Format(time.RFC3339),
+		CollectedAt: collected.Format(time.RFC3339),
+		Command:     "agent bundle",
+		Engine:      scrub.String(join(" ", rep.GetEngine().GetHost(), rep.GetEngine().GetServerVersion())),
+		Reduced:     runErr != nil,
+	}
+	if runErr != nil {
+		m.Reason = runErr.Error()
+	}
+	m.Redaction.Anonymized = scrub.Anon != nil
+	if err := writeZip(o.file, b, m, bundleReadme(m, clean), collected); err != nil {
+		return err
+	}
+	if scrub.Anon != nil {
+		if err := writeMapping(o.probe.output.mappingFile, scrub.Anon); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "agent: the anonymization mapping is in %s: keep it, do not send it\n", o.probe.output.mappingFile)
+	}
+	if runErr != nil {
+		fmt.Fprintf(stderr, "agent: wrote a reduced bundle %s (%d files): %v\n", o.file, len(b.Files())+2, runErr)
+	} else {
+		fmt.Fprintf(stderr, "agent: wrote %s (%d files)\n", o.file, len(b.Files())+2)
+	}
+	return runErr
+}
+
+// bundleGather runs the probe like `agent probe` does and also keeps the
+// engine's own API answers.
+func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, b *bundle.Builder, logw io.Writer) (*probev1.Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	ep, err := g.endpoint()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range ep.Warnings {
+		fmt.Fprintln(logw, "warning:", w)
+	}
+	o.progress.Step("connect")
+	c, err := engine.New(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	engineAnswers(ctx, c, b)
+	// The log gets everything --debug would show.
+	dg := *g
+	dg.debug = true
+	o.progress.Step("probe")
+	return gather(ctx, c, ep, &dg, o, logw)
+}
+
+// engineAnswers adds the engine's API answers as the API gave them.
+func engineAnswers(ctx context.Context, c *client.Client, b *bundle.Builder) {
+	add := func(name, producer string, v any, err error) {
+		if err != nil {
+			b.Add(name+".error.txt", producer, []byte(err.Error()+"\n"))
+			return
+		}
+		j, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			b.Add(name+".error.txt", producer, []byte(err.Error()+"\n"))
+			return
+		}
+		b.Add(name+".json", producer, append(j, '\n'))
+	}
+	ver, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
+	add("engine/version", "engine API GET /version", ver, err)
+	info, err := c.Info(ctx, client.InfoOptions{})
+	add("engine/info", "engine API GET /info", info.Info, err)
+	nets, err := c.NetworkList(ctx, client.NetworkListOptions{})
+	add("engine/networks", "engine API GET /networks", nets.Items, err)
+}
+
+func writeZip(file string, b *bundle.Builder, m bundle.Manifest, readme string, modTime time.Time) error {
+	dir := filepath.Dir(file)
+	tmp, err := os.CreateTemp(dir, ".dockprobe-bundle-*.zip")
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := b.Write(tmp, m, readme, modTime); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	return nil
+}
+
+func join(sep string, parts ...string) string {
+	var kept []string
+	for _, p := range parts {
+		if p != "" {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, sep)
+}
+
+// bundleReadme is README.md: what the reader has in hand and where to look
+// first.
+func bundleReadme(m bundle.Manifest, r *probev1.Report) string {
+	var sb strings.Builder
+	sb.WriteString("# dockprobe diagnostics bundle\n\n")
+	fmt.Fprintf(&sb, "Made by agent %s (probe %s, report schema %d) on %s; facts collected %s.\n\n",
+		or(m.Tool.AgentVersion, "?"), or(m.Tool.ProbeVersion, "not run"), m.Tool.ReportSchema, m.CreatedAt, m.CollectedAt)
+	if m.Reduced {
+		sb.WriteString("**This is a reduced bundle: the probe did not run.**\n\nReason: " + m.Reason + "\n\n" +
+			"It holds what the engine's API answered and the agent's log; the sections the probe reads (interfaces, routes, mounts, dockerd's flags) are missing.\n\n")
+	}
+	if n := len(r.GetFindings()); n > 0 {
+		fmt.Fprintf(&sb, "## Findings (%d)\n\n", n)
+		for _, f := range r.GetFindings() {
+			fmt.Fprintf(&sb, "- **%s** `%s` %s\n", f.GetSeverity(), f.GetId(), or(f.GetTitle(), f.GetSummary()))
+		}
+		sb.WriteString("\n")
+	}
+	sb.WriteString(`## Where to look
+
+| file | what it is |
+|---|---|
+| report.html | the report to read first: findings on top, searchable tables, raw JSON per section (open in a browser; it loads nothing from the network) |
+| report.txt | the same report as ` + "`agent probe`" + ` prints it |
+| report.json, report.yaml | the versioned JSON report; report.schema.json is its JSON Schema (rules in dockprobe's docs/json.md) |
+| raw/ | the sources in their original text forms: mountinfo, argv (one argument per line), the daemon config file, ip addr / ip route dumps, the probe container's /etc/hosts |
+| engine/ | the engine's API answers: /version, /info, /networks |
+| agent.log | the agent's progress and the probe's own log |
+| manifest.json | every file with size, sha256 and producer; versions; timestamps; what was redacted |
+
+Compare two bundles (e.g. before and after connecting a VPN) with
+` + "`agent diff before.zip after.zip`" + `.
+
+## Redaction
+
+Secrets were replaced by ` + "`REDACTED`" + ` before anything was written:
+URL credentials, passwords, tokens and secrets in key=value, JSON and argv,
+Bearer tokens, JWTs, PEM blocks and cloud access keys.
+` + "`manifest.json`" + ` (redaction) counts what each rule replaced and where.
+`)
+	if m.Redaction.Anonymized {
+		sb.WriteString("\nHostnames, user names, MACs and non-Docker IP addresses were replaced by pseudonyms (host-1, user-1, 240.x.y.z): equal names are equal, and addresses of one subnet share one fake subnet.\n")
+	}
+	return sb.String()
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,378 @@
+// Package redact removes secrets from everything the agent writes: reports,
+// bundles and their raw files. Every output path goes through one Scrubber,
+// so a rule added here applies to text, JSON, YAML, HTML, templates and
+// bundles at once.
+//
+// Redaction is on by default and is not optional: URL userinfo (also in URLs
+// that do not parse), values of secret-looking keys in key=value, JSON and
+// argv (--password x), Bearer/Basic credentials, JWTs, PEM blocks and cloud
+// access keys. An Anonymizer (see anon.go) may be added for --anonymize.
+//
+// Do not use it to decide what to collect: it only rewrites what is about
+// to be written.
+package redact
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
+)
+
+// Mask replaces every secret.
+const Mask = "REDACTED"
+
+// secretKey matches names whose values are secrets (password, token, ...).
+// It is searched inside the name, so "registry_password", "X-Api-Key" and
+// "aws_secret_access_key" all match.
+var secretKey = regexp.MustCompile(`(?i)(pass(word|wd|phrase)?|pwd|token|secret|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key|credential|auth|session[_-]?key|signature|cookie)`)
+
+// notSecretKey are names that contain a secret word but carry none.
+var notSecretKey = regexp.MustCompile(`(?i)^(authorization[_-]?plugins?|auth[_-]?method|token[_-]?type|passthrough|.*-path|.*_path|.*[_-]file|.*sig[_-]?proxy)$`)
+
+// IsSecretKey reports whether values under this key name are secrets.
+func IsSecretKey(name string) bool {
+	name = strings.TrimLeft(name, "-")
+	return secretKey.MatchString(name) && !notSecretKey.MatchString(name)
+}
+
+type rule struct {
+	name string
+	re   *regexp.Regexp
+	// repl builds the replacement from the submatches; nil masks the match.
+	repl func(m []string) string
+}
+
+var rules = []rule{
+	// PEM blocks first: their body would otherwise be cut up by other rules.
+	{"pem-block", regexp.MustCompile(`-----BEGIN [A-Z0-9 ]+-----(?s:.*?)(-----END [A-Z0-9 ]+-----|\z)`),
+		func([]string) string { return "-----BEGIN " + Mask + "-----" }},
+	// scheme://userinfo@ — by pattern, so URLs that net/url rejects are
+	// caught too.
+	{"url-userinfo", regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)([^\s/?#@"'<>]+|[^\s@"'<>]*:[^\s@"'<>]*)@`),
+		func(m []string) string { return m[1] + Mask + "@" }},
+	{"bearer", regexp.MustCompile(`(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)`),
+		func(m []string) string { return m[1] + m[2] + Mask }},
+	{"jwt", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`), nil},
+	{"aws-access-key", regexp.MustCompile(`\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b`), nil},
+	{"gcp-api-key", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`), nil},
+	{"github-token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b`), nil},
+	{"slack-token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}\b`), nil},
+	{"private-key-hex", regexp.MustCompile(`\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,}\b`), nil},
+	// key=value and key: value, quoted or not, in any text (argv, labels,
+	// env, config lines, JSON written as text).
+	{"key-value", regexp.MustCompile(`(?i)([A-Za-z0-9_.\-]*(?:pass(?:word|wd|phrase)?|pwd|token|secret|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key|credentials?|session[_-]?key|signature)[A-Za-z0-9_.\-]*)("?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;&}\]]+)`),
+		func(m []string) string {
+			if notSecretKey.MatchString(m[1]) || isMask(m[3]) {
+				return m[0]
+			}
+			q := ""
+			if strings.HasPrefix(m[3], `"`) {
+				q = `"`
+			} else if strings.HasPrefix(m[3], `'`) {
+				q = `'`
+			}
+			return m[1] + m[2] + q + Mask + q
+		}},
+}
+
+func isMask(v string) bool { return strings.Trim(v, `"'`) == Mask }
+
+// Scrubber rewrites strings, JSON documents and reports. It counts what it
+// redacted, per rule, for the bundle's manifest. It is safe for concurrent
+// use.
+type Scrubber struct {
+	// Anon, when set, also replaces identities with pseudonyms.
+	Anon *Anonymizer
+
+	mu     sync.Mutex
+	counts map[string]int
+	where  map[string]bool
+}
+
+// New returns a Scrubber; anon may be nil.
+func New(anon *Anonymizer) *Scrubber {
+	return &Scrubber{Anon: anon, counts: map[string]int{}, where: map[string]bool{}}
+}
+
+func (s *Scrubber) count(rule, where string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts[rule]++
+	if where != "" {
+		s.where[where] = true
+	}
+}
+
+// Counts returns how many values each rule redacted so far.
+func (s *Scrubber) Counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Locations returns where something was redacted (report field paths and
+// file names), sorted; never the values.
+func (s *Scrubber) Locations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.where))
+	for k := range s.where {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// String scrubs one piece of text.
+func (s *Scrubber) String(v string) string { return s.string(v, "") }
+
+func (s *Scrubber) string(v, where string) string {
+	if v == "" {
+		return v
+	}
+	for _, r := range rules {
+		v = r.re.ReplaceAllStringFunc(v, func(match string) string {
+			var out string
+			if r.repl == nil {
+				out = Mask
+			} else {
+				out = r.repl(r.re.FindStringSubmatch(match))
+			}
+			if out != match {
+				s.count(r.name, where)
+			}
+			return out
+		})
+	}
+	if s.Anon != nil {
+		v = s.Anon.String(v)
+	}
+	return v
+}
+
+// Argv scrubs a command line: besides String on every word, the word after
+// a secret-named flag given without "=" (--password x) is masked.
+func (s *Scrubber) Argv(argv []string, where string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if i > 0 && isSecretFlag(argv[i-1]) && !strings.HasPrefix(a, "-") && a != Mask {
+			out[i] = Mask
+			s.count("argv-flag", where)
+			continue
+		}
+		out[i] = s.string(a, where)
+	}
+	return out
+}
+
+func isSecretFlag(a string) bool {
+	return strings.HasPrefix(a, "-") && !strings.Contains(a, "=") && IsSecretKey(a)
+}
+
+// Bytes scrubs a file: a JSON document is scrubbed value by value (secret
+// keys masked whatever their value) and re-indented; anything else as text.
+func (s *Scrubber) Bytes(b []byte, where string) []byte {
+	trim := bytes.TrimSpace(b)
+	if len(trim) > 0 && (trim[0] == '{' || trim[0] == '[') && json.Valid(trim) {
+		if out, ok := s.jsonBytes(trim, where); ok {
+			return out
+		}
+	}
+	return []byte(s.string(string(b), where))
+}
+
+func (s *Scrubber) jsonBytes(b []byte, where string) ([]byte, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	v = s.Value(v, where)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, false
+	}
+	return buf.Bytes(), true
+}
+
+// Value scrubs a decoded JSON value (map[string]any, []any, string, ...).
+// Values under secret keys are masked entirely, and key names themselves
+// are scrubbed (a label may be "token=abc" as a key).
+func (s *Scrubber) Value(v any, where string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			nk := s.string(k, where)
+			if IsSecretKey(k) && !isEmptyJSON(val) {
+				if str, ok := val.(string); !ok || str != Mask {
+					s.count("json-key", where)
+				}
+				out[nk] = Mask
+				continue
+			}
+			out[nk] = s.Value(val, where)
+		}
+		return out
+	case []any:
+		strs := make([]string, 0, len(x))
+		allStr := true
+		for _, e := range x {
+			str, ok := e.(string)
+			if !ok {
+				allStr = false
+				break
+			}
+			strs = append(strs, str)
+		}
+		out := make([]any, len(x))
+		if allStr && len(strs) > 0 {
+			for i, str := range s.Argv(strs, where) {
+				out[i] = str
+			}
+			return out
+		}
+		for i, e := range x {
+			out[i] = s.Value(e, where)
+		}
+		return out
+	case string:
+		return s.string(x, where)
+	}
+	return v
+}
+
+func isEmptyJSON(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case bool:
+		return true
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// Report returns a scrubbed copy of r: every string field, map key and
+// value, list and embedded JSON (daemon.config) is scrubbed; argv lists are
+// scrubbed as command lines and flags whose name is secret lose their
+// value.
+func (s *Scrubber) Report(r *probev1.Report) *probev1.Report {
+	if r == nil {
+		return nil
+	}
+	c := proto.CloneOf(r)
+	if s.Anon != nil {
+		s.Anon.Learn(c)
+	}
+	s.message(c.ProtoReflect(), "")
+	return c
+}
+
+var structValueName = (&structpb.Value{}).ProtoReflect().Descriptor().FullName()
+
+func (s *Scrubber) message(m protoreflect.Message, path string) {
+	if m.Descriptor().FullName() == structValueName {
+		return // handled by the parent (whole Value replaced)
+	}
+	// A flag named like a secret keeps its name and loses its value.
+	if f, ok := m.Interface().(*probev1.Flag); ok && IsSecretKey(f.GetName()) && f.GetValue() != "" && f.GetValue() != Mask {
+		f.Value = Mask
+		s.count("flag", path)
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		fp := join(path, string(fd.JSONName()))
+		switch {
+		case fd.IsMap():
+			s.mapField(m, fd, v.Map(), fp)
+		case fd.IsList():
+			l := v.List()
+			if fd.Kind() == protoreflect.StringKind {
+				strs := make([]string, l.Len())
+				for i := range strs {
+					strs[i] = l.Get(i).String()
+				}
+				for i, str := range s.Argv(strs, fp) {
+					l.Set(i, protoreflect.ValueOfString(str))
+				}
+			} else if fd.Kind() == protoreflect.MessageKind {
+				for i := 0; i < l.Len(); i++ {
+					s.message(l.Get(i).Message(), fp+"[]")
+				}
+			}
+		case fd.Kind() == protoreflect.StringKind:
+			m.Set(fd, protoreflect.ValueOfString(s.string(v.String(), fp)))
+		case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() == structValueName:
+			pv := v.Message().Interface().(*structpb.Value)
+			nv, err := structpb.NewValue(s.Value(pv.AsInterface(), fp))
+			if err == nil {
+				m.Set(fd, protoreflect.ValueOfMessage(nv.ProtoReflect()))
+			} else {
+				m.Clear(fd)
+			}
+		case fd.Kind() == protoreflect.MessageKind:
+			s.message(v.Message(), fp)
+		}
+		return true
+	})
+}
+
+func (s *Scrubber) mapField(m protoreflect.Message, fd protoreflect.FieldDescriptor, mp protoreflect.Map, path string) {
+	type kv struct {
+		k string
+		v protoreflect.Value
+	}
+	var entries []kv
+	mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+		entries = append(entries, kv{k.String(), v})
+		return true
+	})
+	nm := m.NewField(fd).Map()
+	for _, e := range entries {
+		nk := s.string(e.k, path)
+		v := e.v
+		if fd.MapValue().Kind() == protoreflect.StringKind {
+			str := v.String()
+			if IsSecretKey(e.k) && str != "" && str != Mask {
+				s.count("map-key", path)
+				str = Mask
+			} else {
+				str = s.string(str, path)
+			}
+			v = protoreflect.ValueOfString(str)
+		} else if fd.MapValue().Kind() == protoreflect.MessageKind {
+			s.message(v.Message(), path)
+		}
+		nm.Set(protoreflect.ValueOfString(nk).MapKey(), v)
+	}
+	m.Set(fd, protoreflect.ValueOfMap(nm))
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}

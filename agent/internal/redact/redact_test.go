@@ -1,0 +1,153 @@
+package redact
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
+)
+
+// secrets are planted values; none may survive scrubbing.
+var secrets = []string{
+	"hunter2pass", "s3cr3tT0ken", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY",
+	"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+	"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "mF_9.B5f-4.1JqM", "p%zzword", "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+	"labelsecretvalue", "userinfopw",
+}
+
+func TestStringRules(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://alice:hunter2pass@registry.example.com/v2/", "https://REDACTED@registry.example.com/v2/"},
+		// Does not parse (bad escape, space in host): still caught.
+		{"http://bob:p%zzword@[bad host", "http://REDACTED@[bad host"},
+		{"tcp://user@10.0.0.1:2376", "tcp://REDACTED@10.0.0.1:2376"},
+		{"password=hunter2pass other=1", "password=REDACTED other=1"},
+		{`{"registry_password": "hunter2pass"}`, `{"registry_password": "REDACTED"}`},
+		{"TOKEN: s3cr3tT0ken", "TOKEN: REDACTED"},
+		{"Authorization: Bearer mF_9.B5f-4.1JqM", "Authorization: Bearer REDACTED"},
+		{"key AKIAIOSFODNN7EXAMPLE here", "key REDACTED here"},
+		{"aws_secret_access_key=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY", "aws_secret_access_key=REDACTED"},
+		{"jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end", "jwt REDACTED end"},
+		{"a\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\nb", "a\n-----BEGIN REDACTED-----\nb"},
+		{"-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "-----BEGIN REDACTED-----"},
+		{"ghp_abcdefghijklmnopqrstuvwxyz0123456789", "REDACTED"},
+		// Left alone.
+		{"--config-file /run/config/docker/daemon.json", "--config-file /run/config/docker/daemon.json"},
+		{"name=seccomp,profile=unconfined", "name=seccomp,profile=unconfined"},
+		{"https://docs.docker.com/desktop/", "https://docs.docker.com/desktop/"},
+		{"password=REDACTED", "password=REDACTED"},
+	} {
+		s := New(nil)
+		if got := s.String(tc.in); got != tc.want {
+			t.Errorf("String(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestArgv(t *testing.T) {
+	s := New(nil)
+	got := s.Argv([]string{"dockerd", "--password", "hunter2pass", "--label", "token=s3cr3tT0ken", "--token=abc123456", "--debug"}, "argv")
+	want := []string{"dockerd", "--password", "REDACTED", "--label", "token=REDACTED", "--token=REDACTED", "--debug"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestBytesJSON(t *testing.T) {
+	s := New(nil)
+	in := `{"Labels":["token=s3cr3tT0ken","env=dev"],"auths":{"r.example":{"auth":"dXNlcjpodW50ZXIycGFzcw=="}},"registry-mirrors":["https://alice:userinfopw@mirror.example"],"n":1}`
+	out := string(s.Bytes([]byte(in), "engine/info.json"))
+	for _, sec := range []string{"s3cr3tT0ken", "dXNlcjpodW50ZXIycGFzcw", "userinfopw"} {
+		if strings.Contains(out, sec) {
+			t.Errorf("%q survived:\n%s", sec, out)
+		}
+	}
+	if !strings.Contains(out, `"env=dev"`) || !strings.Contains(out, `"n": 1`) {
+		t.Errorf("harmless values were changed:\n%s", out)
+	}
+	if s.Counts()["json-key"] == 0 || len(s.Locations()) != 1 || s.Locations()[0] != "engine/info.json" {
+		t.Errorf("counts %v locations %v", s.Counts(), s.Locations())
+	}
+}
+
+// plantedReport has a secret in every kind of place a report has one.
+func plantedReport(t *testing.T) *probev1.Report {
+	t.Helper()
+	cfg, err := structpb.NewValue(map[string]any{
+		"registry-mirrors": []any{"https://alice:userinfopw@mirror.example.com"},
+		"labels":           []any{"token=s3cr3tT0ken"},
+		"proxies":          map[string]any{"http-proxy": "http://u:hunter2pass@proxy:3128"},
+		"client_secret":    "labelsecretvalue",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &probev1.Report{
+		Engine: &probev1.Engine{Host: "tcp://alice:hunter2pass@engine:2376", Networks: []*probev1.Network{{
+			Name: "n", Options: map[string]string{"com.example.token": "s3cr3tT0ken", "x": "Bearer mF_9.B5f-4.1JqM"}}}},
+		Daemon: &probev1.Daemon{
+			Argv:   []string{"dockerd", "--label", "aws=AKIAIOSFODNN7EXAMPLE", "--registry-password", "hunter2pass"},
+			Flags:  []*probev1.Flag{{Name: "registry-password", Value: "hunter2pass", HasValue: true}, {Name: "label", Value: "jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"}},
+			Config: cfg, ConfigRaw: "{\n\"auth\": \"ghp_abcdefghijklmnopqrstuvwxyz0123456789\",\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+		},
+		Processes: []*probev1.Process{{Argv: []string{"kubelet", "--token", "s3cr3tT0ken", "http://bob:p%zzword@[bad"}}},
+		Errors:    []*probev1.SectionError{{Message: "dial https://alice:userinfopw@x: failed"}},
+	}
+}
+
+func TestReportHasNoSecretLeft(t *testing.T) {
+	r := plantedReport(t)
+	s := New(nil)
+	clean := s.Report(r)
+	b, err := protojson.Marshal(clean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range secrets {
+		if strings.Contains(string(b), sec) {
+			t.Errorf("secret %q survived in %s", sec, b)
+		}
+	}
+	// The input is not modified.
+	if r.GetDaemon().GetFlags()[0].GetValue() != "hunter2pass" {
+		t.Error("Report modified its input")
+	}
+	if len(s.Locations()) == 0 {
+		t.Error("no locations recorded")
+	}
+}
+
+func TestDesktopFixtureUnchanged(t *testing.T) {
+	data, err := os.ReadFile("../report/testdata/desktop.report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r probev1.Report
+	if err := protojson.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	s := New(nil)
+	a, _ := protojson.Marshal(&r)
+	b, _ := protojson.Marshal(s.Report(&r))
+	if string(a) != string(b) {
+		t.Errorf("a report with no secrets was changed; counts %v at %v", s.Counts(), s.Locations())
+	}
+}
+
+func FuzzString(f *testing.F) {
+	for _, s := range secrets {
+		f.Add("x=" + s)
+	}
+	f.Add("https://a:b@c")
+	f.Fuzz(func(t *testing.T, in string) {
+		s := New(NewAnonymizer())
+		out := s.String(in)
+		if again := s.String(out); again != out {
+			t.Errorf("not idempotent: %q -> %q -> %q", in, out, again)
+		}
+	})
+}
