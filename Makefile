@@ -49,7 +49,7 @@ $(TOOLS)/protoc-gen-go-grpc:
 
 PROTOC_GEN = PATH=$(TOOLS):$$PATH protoc -I proto \
 	  --go_out=paths=source_relative:$(1) --go-grpc_out=paths=source_relative:$(1) \
-	  proto/probe/v1/probe.proto
+	  proto/probe/v1/probe.proto proto/probe/v1/watch.proto
 
 proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate the gRPC code from proto/ (needs protoc)
 	$(call PROTOC_GEN,proto)
@@ -82,6 +82,9 @@ fuzz: probe ## run every fuzz target for a short budget (FUZZTIME, default 10s)
 	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "  $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-10s} $$pkg >/dev/null; \
 	  done; done
+
+bench: agent ## benchmark against the LinuxKit-shaped engine and write docs/benchmarks.md (root; slow)
+	$(GO) run ./bench/cmd/dpbench -agent $(BIN)/agent -out docs/benchmarks.md $(BENCHFLAGS)
 
 check: fmt-check vet proto-check test cross ## everything CI runs: format, vet, proto drift, tests, cross build
 

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
+	"github.com/dockprobe/dockprobe/probe/internal/watch"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
@@ -62,6 +63,7 @@ func Serve(ctx context.Context, o Options) error {
 		grpc.MaxSendMsgSize(256<<20),
 	)
 	probev1.RegisterProbeServer(srv, &service{opts: o})
+	probev1.RegisterWatchServer(srv, watch.New(o.Log))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/launch"
+	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
+	"github.com/dockprobe/dockprobe/agent/internal/watch"
+	"github.com/dockprobe/dockprobe/internal/version"
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
+)
+
+type watchOptions struct {
+	output     string
+	targetPID  int
+	duration   time.Duration
+	privileged bool
+}
+
+// watchMaxDeadline is the probe's hard deadline when the watch runs until
+// interrupted. The probe still ends as soon as the agent hangs up or dies
+// (stdin EOF); the deadline only bounds a probe whose agent's engine
+// connection stays half-open.
+const watchMaxDeadline = 24 * time.Hour
+
+func init() { register(newWatchCmd) }
+
+func newWatchCmd(g *globalOptions) *cobra.Command {
+	o := &watchOptions{}
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Stream changes in the engine's environment as they happen",
+		Long: `watch keeps one probe running and prints a line for every change in the
+namespaces where dockerd runs: interfaces up or down, addresses and routes
+added or removed, mounts appearing or disappearing, dockerd restarting with
+other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
+		Example: `  agent watch
+  agent watch -o json                 # one JSON object per line
+  agent watch --for 10m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.output != "text" && o.output != "json" {
+				return fmt.Errorf("%w: --output must be text or json, got %q", ErrUsage, o.output)
+			}
+			if o.duration < 0 {
+				return fmt.Errorf("%w: --for must not be negative, got %s", ErrUsage, o.duration)
+			}
+			if o.targetPID < 0 {
+				return fmt.Errorf("%w: --target-pid must be a positive pid, got %d", ErrUsage, o.targetPID)
+			}
+			return runWatch(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json (one event per line)")
+	f.IntVar(&o.targetPID, "target-pid", 0, "watch this pid's namespaces (in the engine's pid namespace) instead of the dockerd serving the engine")
+	f.DurationVar(&o.duration, "for", 0, "stop after this long (default: until interrupted)")
+	f.BoolVar(&o.privileged, "privileged", false, "run the probe with --privileged instead of its minimal capabilities (fallback only)")
+	return cmd
+}
+
+func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, stdout, stderr io.Writer) error {
+	deadline := watchMaxDeadline
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		defer cancel()
+		deadline = o.duration + 10*time.Second
+	}
+	ep, err := g.endpoint()
+	if err != nil {
+		return err
+	}
+	for _, w := range ep.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	c, err := engine.New(ctx, ep)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	facts, _ := engine.Facts(ctx, c, ep)
+	if facts.GetOsType() == "windows" {
+		return fmt.Errorf("%w: switch Docker Desktop to Linux containers and retry", ErrNotLinuxEngine)
+	}
+	arch, ok := engine.GOARCH(facts.GetArchitecture())
+	if !ok {
+		return fmt.Errorf("%w: the engine's architecture %q", probeimage.ErrNoBinary, facts.GetArchitecture())
+	}
+	im, err := probeimage.Lookup(arch, version.Version)
+	if err != nil {
+		return err
+	}
+	progress := func(string) {}
+	var probeLog io.Writer = io.Discard
+	if g.debug {
+		progress = func(step string) { fmt.Fprintln(stderr, "agent:", step) }
+		probeLog = stderr
+	}
+	progress("image " + im.Ref)
+	if _, err := launch.EnsureImage(ctx, c, im, version.Version); err != nil {
+		return err
+	}
+	err = watch.Run(ctx, c, watch.Options{
+		Image:      im,
+		Version:    version.Version,
+		Hint:       &probev1.TargetHint{DockerRootDir: facts.GetDockerRootDir(), HostGatewayName: launch.HostGatewayName},
+		TargetPID:  o.targetPID,
+		Privileged: o.privileged,
+		Deadline:   deadline,
+		Debug:      g.debug,
+		ProbeLog:   probeLog,
+		JSON:       o.output == "json",
+		Out:        stdout,
+		Warn:       stderr,
+		Progress:   progress,
+	})
+	if ctx.Err() != nil {
+		// Ctrl-C or --for: the watch's normal end.
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,360 @@
+// Package watch runs one long-lived probe and prints the changes it streams
+// (interfaces, addresses, routes, mounts, dockerd restarts) as text lines or
+// JSON lines. It owns the watch session's lifetime: the probe container is
+// removed when the watch ends, however it ends (Ctrl-C, an error, or the
+// agent's death, through the probe's exit on stdin EOF and AutoRemove).
+// It does not render reports; `agent probe` does that.
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/dockprobe/dockprobe/agent/internal/launch"
+	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
+	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
+	"github.com/dockprobe/dockprobe/agent/internal/transport"
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
+)
+
+// Options of one watch.
+type Options struct {
+	Image      *probeimage.Image
+	Version    string
+	Hint       *probev1.TargetHint
+	TargetPID  int
+	Privileged bool
+	// Deadline is the probe's own hard deadline (the watch's longest run).
+	Deadline time.Duration
+	Debug    bool
+	ProbeLog io.Writer
+	// JSON prints one protojson WatchEvent per line instead of text.
+	JSON bool
+	Out  io.Writer
+	// Warn receives warnings (a probe container that could not be removed).
+	Warn io.Writer
+	// Progress, when set, is told of each launch step.
+	Progress func(step string)
+}
+
+// ErrProbeGone means the stream ended while the agent still wanted events.
+var ErrProbeGone = probeclient.ErrProbeGone
+
+// API is the part of the engine's API a watch needs; *client.Client
+// implements it.
+type API interface {
+	launch.API
+	Ping(ctx context.Context, opts client.PingOptions) (client.PingResult, error)
+}
+
+// EngineWait bounds how long a watch waits for an engine that went away
+// (dockerd restarting) before giving up.
+var EngineWait = 2 * time.Minute
+
+// Run launches the probe, starts the watch and prints events until ctx ends
+// (nil) or the probe goes away for good (an error).
+//
+// A dockerd restart ends the probe too: its attach stream is dockerd's,
+// and without live-restore dockerd stops every container when it stops.
+// So when the stream breaks, Run prints that the engine went away, waits
+// for it to answer again, launches a new probe and prints the restart with
+// what changed on dockerd's command line.
+func Run(ctx context.Context, api API, o Options) error {
+	var last *probev1.Daemon
+	var leftover []string // probe containers to remove once the engine is back
+	var lost time.Time    // when the last ready probe was lost; zero before
+	for {
+		var ready *probev1.WatchEvent
+		onReady := func(e *probev1.WatchEvent) *probev1.WatchEvent {
+			ready = e
+			if last == nil || e.GetDaemon() == nil {
+				return e
+			}
+			return Restarted(last, e)
+		}
+		err := session(ctx, api, o, onReady, func(id string) { leftover = append(leftover, id) })
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case ready != nil && errors.Is(err, ErrProbeGone):
+			// A probe that was watching is gone: dockerd restarting (it
+			// stops every container) or the probe's own deadline.
+			if d := ready.GetDaemon(); d != nil {
+				last = d
+			}
+			lost = time.Now()
+			e := &probev1.WatchEvent{Kind: KindError, ObservedUnixNano: lost.UnixNano(), Daemon: last, Message: err.Error(),
+				Summary: fmt.Sprintf("lost the probe (dockerd pid %d restarting?); reconnecting when the engine answers", last.GetPid())}
+			if err := Print(o.Out, e, o.JSON); err != nil {
+				return err
+			}
+		case ready == nil && !lost.IsZero() && time.Since(lost) < EngineWait:
+			// Reconnecting: the engine answered but could not run the
+			// probe yet (still stopping, or starting). Try again shortly.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(500 * time.Millisecond):
+			}
+		default:
+			return err
+		}
+		if err := waitEngine(ctx, api); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for _, id := range leftover {
+			remove(api, id, o.Warn, nil)
+		}
+		leftover = nil
+	}
+}
+
+// Event kinds and actions the agent itself prints (the probe's are in
+// probe/internal/watch; the strings are the same).
+const (
+	KindReady       = "ready"
+	KindDaemon      = "daemon"
+	KindError       = "error"
+	ActionStopped   = "stopped"
+	ActionRestarted = "restarted"
+)
+
+// Restarted turns the ready event of a new probe into a daemon restart
+// event when dockerd is another process than before.
+func Restarted(before *probev1.Daemon, ready *probev1.WatchEvent) *probev1.WatchEvent {
+	after := ready.GetDaemon()
+	if after.GetPid() == before.GetPid() {
+		return ready
+	}
+	added, removed := argsDiff(before.GetArgv(), after.GetArgv())
+	summary := fmt.Sprintf("dockerd restarted: pid %d -> %d", before.GetPid(), after.GetPid())
+	if len(added)+len(removed) == 0 {
+		summary += ", same arguments"
+	} else {
+		summary += fmt.Sprintf(", arguments added %q, removed %q", added, removed)
+	}
+	return &probev1.WatchEvent{Kind: KindDaemon, Action: ActionRestarted, ObservedUnixNano: ready.GetObservedUnixNano(),
+		TargetPid: ready.GetTargetPid(), ProbePid: ready.GetProbePid(), Daemon: after, ArgsAdded: added, ArgsRemoved: removed, Summary: summary}
+}
+
+func argsDiff(before, after []string) (added, removed []string) {
+	for _, a := range after {
+		if !slices.Contains(before, a) {
+			added = append(added, a)
+		}
+	}
+	for _, b := range before {
+		if !slices.Contains(after, b) {
+			removed = append(removed, b)
+		}
+	}
+	return added, removed
+}
+
+// waitEngine pings the engine until it answers, ctx ends or EngineWait
+// passes. A restarting dockerd takes about a second; a ping every quarter
+// second adds little to that and costs nothing.
+func waitEngine(ctx context.Context, api API) error {
+	ctx, cancel := context.WithTimeout(ctx, EngineWait)
+	defer cancel()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("watch: the engine did not come back within %s: %w", EngineWait, ctx.Err())
+		case <-t.C:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		_, err := api.Ping(pctx, client.PingOptions{})
+		pcancel()
+		if err == nil {
+			return nil
+		}
+	}
+}
+
+// session runs one probe: launch, handshake, watch, print. The container is
+// gone or going when it returns.
+func session(ctx context.Context, api launch.API, o Options, onReady func(*probev1.WatchEvent) *probev1.WatchEvent, later func(id string)) (err error) {
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	if o.ProbeLog == nil {
+		o.ProbeLog = io.Discard
+	}
+	if o.Warn == nil {
+		o.Warn = io.Discard
+	}
+	// launch.Start would hide the gRPC connection the Watch service needs
+	// (probeclient keeps it private), so the same steps are done here with
+	// launch's exported pieces: the same container, the same transport.
+	name := launch.NewName()
+	cfg, hc := launch.ContainerConfig(launch.Options{Image: o.Image, Version: o.Version, Privileged: o.Privileged, Deadline: o.Deadline, Debug: o.Debug})
+	progress("create")
+	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
+	if err != nil {
+		remove(api, name, o.Warn, later)
+		return fmt.Errorf("%w: %w", launch.ErrCreate, err)
+	}
+	var conn *transport.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+		// The probe exits on stdin EOF and AutoRemove removes it; removing
+		// it here as well covers a probe that no longer reads its stdin.
+		remove(api, created.ID, o.Warn, later)
+	}()
+
+	progress("attach")
+	att, err := api.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return fmt.Errorf("%w: %w", launch.ErrAttach, err)
+	}
+	conn = transport.NewConn(hijacked{att.HijackedResponse}, o.ProbeLog)
+	progress("start")
+	if _, err := api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		return fmt.Errorf("%w: %w", launch.ErrStart, err)
+	}
+	cc, err := grpc.NewClient("passthrough:///dockprobe-probe",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(transport.SingleUseDialer(conn)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(probeclient.MaxReport)),
+		grpc.WithDisableRetry(),
+	)
+	if err != nil {
+		return fmt.Errorf("set up gRPC client: %w", err)
+	}
+	defer cc.Close()
+
+	progress("handshake")
+	hello, err := probev1.NewProbeClient(cc).Handshake(ctx, &probev1.HandshakeRequest{AgentVersion: o.Version, ProtocolVersion: probev1.ProtocolVersion})
+	if err != nil {
+		return fmt.Errorf("handshake: %w", fromStatus(ctx, err))
+	}
+	if hello.GetProtocolVersion() != probev1.ProtocolVersion {
+		return fmt.Errorf("%w: probe %s speaks protocol %d, this agent speaks %d; run `agent cleanup` and retry",
+			probeclient.ErrProtocolMismatch, hello.GetProbeVersion(), hello.GetProtocolVersion(), probev1.ProtocolVersion)
+	}
+
+	progress("watch")
+	stream, err := probev1.NewWatchClient(cc).Watch(ctx, &probev1.WatchRequest{TargetPid: int32(o.TargetPID), Hint: o.Hint})
+	if err != nil {
+		return fmt.Errorf("watch: %w", fromStatus(ctx, err))
+	}
+	for {
+		e, err := stream.Recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("watch: %w: the probe ended the stream", ErrProbeGone)
+			}
+			return fmt.Errorf("watch: %w", fromStatus(ctx, err))
+		}
+		if e.GetKind() == KindReady {
+			e = onReady(e)
+		}
+		if err := Print(o.Out, e, o.JSON); err != nil {
+			return err
+		}
+	}
+}
+
+// Print writes one event: a protojson object on one line, or a text line
+// "15:04:05.000 kind action summary".
+func Print(w io.Writer, e *probev1.WatchEvent, asJSON bool) error {
+	var line []byte
+	if asJSON {
+		b, err := protojson.MarshalOptions{UseProtoNames: false}.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		// protojson may add spaces but never newlines in compact mode.
+		line = append(b, '\n')
+	} else {
+		line = []byte(Text(e) + "\n")
+	}
+	if _, err := w.Write(line); err != nil {
+		return fmt.Errorf("write event: %w", err)
+	}
+	return nil
+}
+
+// Text is an event's text line.
+func Text(e *probev1.WatchEvent) string {
+	t := time.Unix(0, e.GetObservedUnixNano()).Local().Format("15:04:05.000")
+	kind := e.GetKind()
+	if a := e.GetAction(); a != "" {
+		kind += " " + a
+	}
+	summary := strings.ReplaceAll(e.GetSummary(), "\n", " ")
+	return fmt.Sprintf("%s %-18s %s", t, kind, summary)
+}
+
+// fromStatus turns the stream's gRPC status into the agent's errors.
+func fromStatus(ctx context.Context, err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.Canceled, codes.Aborted:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %s", ErrProbeGone, st.Message())
+	case codes.DeadlineExceeded:
+		return fmt.Errorf("%w: %s", probeclient.ErrTimeout, st.Message())
+	case codes.InvalidArgument:
+		return fmt.Errorf("%w: %s", probeclient.ErrRefused, st.Message())
+	case codes.Unimplemented:
+		return fmt.Errorf("%w: the probe image has no watch service (%s); run `agent cleanup` and retry", probeclient.ErrProtocolMismatch, st.Message())
+	}
+	return fmt.Errorf("probe error (%s): %s", st.Code(), st.Message())
+}
+
+// remove force-removes the probe container with its own deadline, so that
+// an interrupted watch still cleans up. An engine that does not answer
+// (dockerd restarting) gets the container handed to later, when set.
+func remove(api launch.API, idOrName string, warn io.Writer, later func(string)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, err := api.ContainerRemove(ctx, idOrName, client.ContainerRemoveOptions{Force: true})
+	if err != nil && later != nil && client.IsErrConnectionFailed(err) {
+		later(idOrName)
+		return
+	}
+	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
+		fmt.Fprintf(warn, "warning: could not remove probe container %s: %v (run `agent cleanup`)\n", idOrName, err)
+	}
+}
+
+// hijacked adapts the engine's hijacked attach connection to a
+// transport.Stream (as launch does).
+type hijacked struct{ client.HijackedResponse }
+
+func (h hijacked) Read(p []byte) (int, error)  { return h.Reader.Read(p) }
+func (h hijacked) Write(p []byte) (int, error) { return h.Conn.Write(p) }
+func (h hijacked) Close() error                { h.HijackedResponse.Close(); return nil }
+func (h hijacked) CloseWrite() error           { return h.HijackedResponse.CloseWrite() }

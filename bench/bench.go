@@ -1,0 +1,401 @@
+// Package bench is dockprobe's benchmark harness (`make bench`): it runs the
+// real agent against the LinuxKit-shaped engine (e2e/lkenv/lkenv.sh),
+// side by side with the floor (`docker run --rm --network none` of a no-op
+// FROM scratch image on the same engine), measures the probe's collection
+// time and footprint, the watch mode's latency and idle cost, and the
+// collection's growth with size, and writes docs/benchmarks.md.
+//
+// The machines it runs on are shared and noisy, so it reports medians and
+// per-pair ratios of alternating runs rather than absolute times alone.
+// It is not a test: nothing here runs in `make test`.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	agent    string
+	lkenv    string
+	netns    string
+	state    string
+	pairs    int
+	cold     int
+	watchN   int
+	idle     time.Duration
+	out      string
+	scale    bool
+	restart  bool
+	keepUp   bool
+	noopTag  string
+	verbose  bool
+	repoRoot string
+}
+
+// Run parses args and runs every measurement.
+func Run(ctx context.Context, args []string) error {
+	var o options
+	fs := flag.NewFlagSet("dpbench", flag.ContinueOnError)
+	fs.StringVar(&o.agent, "agent", "bin/agent", "the agent binary to measure")
+	fs.StringVar(&o.lkenv, "lkenv", "e2e/lkenv/lkenv.sh", "the LinuxKit-shaped engine's script")
+	fs.StringVar(&o.netns, "netns", "dp-bench", "LK_NETNS for the engine")
+	fs.StringVar(&o.state, "state", "/var/lib/dp-bench", "LK_STATE for the engine")
+	fs.IntVar(&o.pairs, "pairs", 12, "alternating (a)/(b) pairs")
+	fs.IntVar(&o.cold, "cold", 6, "alternating (c)/(a) pairs (image absent vs present)")
+	fs.IntVar(&o.watchN, "watch", 4, "rounds of watch changes (8 changes per round)")
+	fs.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for the watching probe's CPU")
+	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "where to write the results")
+	fs.BoolVar(&o.scale, "scale", true, "run the scale benchmark (go test -bench in probe/internal/collect)")
+	fs.BoolVar(&o.restart, "restart", true, "measure a dockerd restart seen by the watch")
+	fs.BoolVar(&o.keepUp, "keep-up", false, "leave the engine running afterwards")
+	fs.StringVar(&o.noopTag, "noop", "dockprobe-bench/noop:1", "tag of the no-op image built for the floor")
+	fs.BoolVar(&o.verbose, "v", false, "log every run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("needs root: it starts a second dockerd in its own namespaces")
+	}
+	wd, _ := os.Getwd()
+	o.repoRoot = wd
+	for _, p := range []*string{&o.agent, &o.lkenv, &o.out} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+
+	b := &bench{o: o, res: &results{Date: time.Now().UTC()}}
+	return b.run(ctx)
+}
+
+type bench struct {
+	o    options
+	env  map[string]string
+	host string
+	res  *results
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "dpbench: "+format+"\n", args...)
+}
+
+func (b *bench) run(ctx context.Context) error {
+	if err := b.up(ctx); err != nil {
+		return err
+	}
+	if !b.o.keepUp {
+		defer b.lk(context.Background(), "down")
+	}
+	b.machine()
+	if err := b.buildNoop(ctx); err != nil {
+		return fmt.Errorf("build the no-op image: %w", err)
+	}
+	if err := b.sizes(ctx); err != nil {
+		return err
+	}
+	if err := b.pairsAB(ctx); err != nil {
+		return err
+	}
+	if err := b.pairsCold(ctx); err != nil {
+		return err
+	}
+	if err := b.probeRSS(ctx); err != nil {
+		b.logf("probe RSS: %v", err)
+		b.res.ProbeRSSErr = err.Error()
+	}
+	if err := b.watch(ctx); err != nil {
+		b.logf("watch: %v", err)
+		b.res.WatchErr = err.Error()
+	}
+	if b.o.scale {
+		if err := b.scale(ctx); err != nil {
+			b.logf("scale: %v", err)
+			b.res.ScaleErr = err.Error()
+		}
+	}
+	return b.write()
+}
+
+// lk runs the engine's script with our LK_NETNS and LK_STATE.
+func (b *bench) lk(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "bash", append([]string{b.o.lkenv}, args...)...)
+	cmd.Env = append(os.Environ(), "LK_NETNS="+b.o.netns, "LK_STATE="+b.o.state)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("lkenv %s: %w\n%s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return out, nil
+}
+
+func (b *bench) up(ctx context.Context) error {
+	b.logf("starting the LinuxKit-shaped engine (LK_NETNS=%s)", b.o.netns)
+	if _, err := b.lk(ctx, "up"); err != nil {
+		return err
+	}
+	return b.readEnv(ctx)
+}
+
+func (b *bench) readEnv(ctx context.Context) error {
+	out, err := b.lk(ctx, "env")
+	if err != nil {
+		return err
+	}
+	b.env = map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
+		if ok {
+			b.env[k] = strings.Trim(v, `'"`)
+		}
+	}
+	b.host = b.env["DOCKER_HOST"]
+	if b.host == "" {
+		return fmt.Errorf("lkenv env gave no DOCKER_HOST:\n%s", out)
+	}
+	return nil
+}
+
+func (b *bench) docker(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+b.host, "DOCKER_CONTEXT=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("docker %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// run is one timed child process.
+type run struct {
+	wall   time.Duration
+	maxRSS int64 // KiB, from wait4's rusage
+	stdout []byte
+}
+
+func (b *bench) timed(ctx context.Context, name string, args ...string) (run, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+b.host, "DOCKER_CONTEXT=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return run{}, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.Bytes())
+	}
+	r := run{wall: wall, stdout: stdout.Bytes()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss
+	}
+	return r, nil
+}
+
+func (b *bench) machine() {
+	m := machineInfo{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if out, err := exec.Command("uname", "-srm").Output(); err == nil {
+		m.Kernel = strings.TrimSpace(string(out))
+	}
+	if f, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(f), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if f, err := os.ReadFile("/proc/meminfo"); err == nil {
+		line, _, _ := strings.Cut(string(f), "\n")
+		m.Memory = strings.Join(strings.Fields(line)[1:], " ")
+	}
+	if out, err := b.docker(context.Background(), "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"); err == nil {
+		m.Docker = out
+	}
+	if f, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAtStart = strings.Join(strings.Fields(string(f))[:3], " ")
+	}
+	b.res.Machine = m
+}
+
+// buildNoop builds the floor's image: a static binary that exits at once,
+// FROM scratch, built locally (never pulled).
+func (b *bench) buildNoop(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "dpbench-noop")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		return err
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "noop"), src)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	df := "FROM scratch\nCOPY noop /noop\nENTRYPOINT [\"/noop\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		return err
+	}
+	_, err = b.docker(ctx, "build", "-q", "-t", b.o.noopTag, dir)
+	return err
+}
+
+func (b *bench) sizes(ctx context.Context) error {
+	st, err := os.Stat(b.o.agent)
+	if err != nil {
+		return err
+	}
+	b.res.AgentBytes = st.Size()
+	// One run loads the probe image, so that it can be measured.
+	r, err := b.timed(ctx, b.o.agent, "probe", "-o", "json")
+	if err != nil {
+		return err
+	}
+	var rep struct {
+		Tool struct {
+			ProbeImage string `json:"probeImage"`
+		} `json:"tool"`
+	}
+	if err := json.Unmarshal(r.stdout, &rep); err != nil {
+		return fmt.Errorf("agent probe -o json: not JSON: %w", err)
+	}
+	b.res.ProbeImage = rep.Tool.ProbeImage
+	out, err := b.docker(ctx, "image", "inspect", "-f", "{{.Size}}", rep.Tool.ProbeImage)
+	if err != nil {
+		return err
+	}
+	b.res.ImageBytes, _ = strconv.ParseInt(out, 10, 64)
+	return nil
+}
+
+// pairsAB alternates (a) agent probe -o json and (b) the floor, swapping
+// which goes first in every other pair.
+func (b *bench) pairsAB(ctx context.Context) error {
+	a := func() (run, error) { return b.timed(ctx, b.o.agent, "probe", "-o", "json") }
+	floor := func() (run, error) {
+		return b.timed(ctx, "docker", "run", "--rm", "--pull", "never", "--network", "none", b.o.noopTag)
+	}
+	// Warm both paths once.
+	if _, err := a(); err != nil {
+		return err
+	}
+	if _, err := floor(); err != nil {
+		return err
+	}
+	b.logf("(a)/(b): %d alternating pairs", b.o.pairs)
+	for i := range b.o.pairs {
+		var ra, rb run
+		var err error
+		if i%2 == 0 {
+			if ra, err = a(); err == nil {
+				rb, err = floor()
+			}
+		} else {
+			if rb, err = floor(); err == nil {
+				ra, err = a()
+			}
+		}
+		if err != nil {
+			return err
+		}
+		b.res.A = append(b.res.A, ra.wall)
+		b.res.B = append(b.res.B, rb.wall)
+		b.res.AgentRSS = append(b.res.AgentRSS, ra.maxRSS)
+		if t, err := sectionTimings(ra.stdout); err == nil {
+			b.res.Timings = append(b.res.Timings, t)
+		}
+		if b.o.verbose {
+			b.logf("pair %d: a %v b %v ratio %.2f", i, ra.wall, rb.wall, float64(ra.wall)/float64(rb.wall))
+		}
+	}
+	return nil
+}
+
+// pairsCold alternates (c) agent probe with the probe image removed first
+// and (a) with it present.
+func (b *bench) pairsCold(ctx context.Context) error {
+	b.logf("(c)-(a): %d alternating pairs", b.o.cold)
+	for range b.o.cold {
+		if _, err := b.docker(ctx, "image", "rm", "-f", b.res.ProbeImage); err != nil {
+			return err
+		}
+		rc, err := b.timed(ctx, b.o.agent, "probe", "-o", "json")
+		if err != nil {
+			return err
+		}
+		ra, err := b.timed(ctx, b.o.agent, "probe", "-o", "json")
+		if err != nil {
+			return err
+		}
+		b.res.C = append(b.res.C, rc.wall)
+		b.res.CA = append(b.res.CA, ra.wall)
+		b.res.AgentRSSCold = append(b.res.AgentRSSCold, rc.maxRSS)
+	}
+	return nil
+}
+
+// sectionTimings reads Report.timings from a JSON report.
+func sectionTimings(report []byte) (map[string]float64, error) {
+	var rep struct {
+		Timings []struct {
+			Section      string  `json:"section"`
+			Milliseconds float64 `json:"milliseconds"`
+		} `json:"timings"`
+	}
+	if err := json.Unmarshal(report, &rep); err != nil {
+		return nil, err
+	}
+	m := map[string]float64{}
+	for _, t := range rep.Timings {
+		m[t.Section] = t.Milliseconds
+	}
+	return m, nil
+}
+
+func median[T int64 | time.Duration | float64](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// lines reads a child's stdout line by line, stamping each with its arrival.
+type line struct {
+	at   time.Time
+	text string
+}
+
+func readLines(r io.Reader, ch chan<- line) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		ch <- line{at: time.Now(), text: sc.Text()}
+	}
+	close(ch)
+}
