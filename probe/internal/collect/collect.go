@@ -43,7 +43,8 @@ const (
 )
 
 // Sections lists every section in report order.
-var Sections = []string{SectionTarget, SectionDaemon, SectionInterfaces, SectionRoutes, SectionMounts, SectionProcesses, SectionContainer}
+var Sections = []string{SectionTarget, SectionDaemon, SectionInterfaces, SectionRoutes, SectionMounts, SectionProcesses, SectionContainer,
+	SectionMountViews, SectionContainerLinks, SectionNames}
 
 // Options says where to look.
 type Options struct {
@@ -180,12 +181,12 @@ func (c *collector) phases() {
 	start = time.Now()
 	var choice daemon.Choice
 	chooseErr := safe(func() error {
-		choice = daemon.Choose(daemon.Input{
+		choice = daemon.Choose(c.withContainerd(daemon.Input{
 			Daemons:     daemons,
 			Hint:        c.opts.Hint,
 			TargetPID:   int(c.opts.TargetPID),
 			ShimAddress: daemon.ParentShimAddress(c.fsys, c.self, scanned),
-		})
+		}, scanned))
 		return nil
 	})
 	if chooseErr != nil {
@@ -216,6 +217,7 @@ func (c *collector) phases() {
 		ps, err := c.processes(scanned)
 		return func(r *probev1.Report) { r.Processes = ps }, errors.Join(scanErr, err)
 	})
+	c.extras(pid, scanned)
 }
 
 // network reads interfaces then routes over one netlink socket; a socket
