@@ -146,7 +146,7 @@ func readInRootMode(fsys *FS, pid int, path string, max int64, openat2 bool) ([]
 	if err != nil {
 		return nil, err
 	}
-	f, err := openInRoot(root, clean, openat2)
+	f, err := openInRoot(root, clean, openFlags, openat2)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func (fs *FS) ReadInRoot(pid int, path string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := openInRoot(root, clean, !noOpenat2.Load())
+	f, err := openInRoot(root, clean, openFlags, !noOpenat2.Load())
 	if err != nil {
 		return nil, fmt.Errorf("open %s in the root of pid %d: %w", clean, pid, err)
 	}
@@ -41,15 +41,17 @@ func (fs *FS) ReadInRoot(pid int, path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-func openInRoot(root, path string, tryOpenat2 bool) (*os.File, error) {
+// openInRoot opens path inside root with flags, never leaving root: with
+// openat2 when the kernel has it, else with a userspace secure join.
+func openInRoot(root, path string, flags int, tryOpenat2 bool) (*os.File, error) {
 	if tryOpenat2 {
-		f, err := openat2InRoot(root, path)
+		f, err := openat2InRoot(root, path, flags)
 		if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM) {
 			return f, err
 		}
 		noOpenat2.Store(true)
 	}
-	return secureJoinOpen(root, path)
+	return secureJoinOpen(root, path, flags)
 }
 
 // openFlags never block (a FIFO planted at the path would hang an O_RDONLY
@@ -59,14 +61,14 @@ const openFlags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCT
 // openat2InRoot lets the kernel resolve path with the root's directory as
 // "/": RESOLVE_IN_ROOT clamps ".." and absolute symlinks to it and
 // RESOLVE_NO_MAGICLINKS refuses /proc-style links that would jump out.
-func openat2InRoot(root, path string) (*os.File, error) {
+func openat2InRoot(root, path string, flags int) (*os.File, error) {
 	dirfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: root, Err: err}
 	}
 	defer unix.Close(dirfd)
 	how := &unix.OpenHow{
-		Flags:   openFlags,
+		Flags:   uint64(flags),
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for attempt := 0; ; attempt++ {
@@ -88,7 +90,7 @@ func openat2InRoot(root, path string) (*os.File, error) {
 // Unlike openat2 it cannot stop an intermediate directory being swapped for a
 // symlink between the two steps; the targets we read (os-release,
 // daemon.json) are not written by an attacker racing the probe.
-func secureJoinOpen(root, path string) (*os.File, error) {
+func secureJoinOpen(root, path string, flags int) (*os.File, error) {
 	absRoot, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
@@ -97,9 +99,9 @@ func secureJoinOpen(root, path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := unix.Open(full, openFlags|unix.O_NOFOLLOW, 0)
+	fd, err := unix.Open(full, flags|unix.O_NOFOLLOW, 0)
 	for err == unix.EINTR {
-		fd, err = unix.Open(full, openFlags|unix.O_NOFOLLOW, 0)
+		fd, err = unix.Open(full, flags|unix.O_NOFOLLOW, 0)
 	}
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: full, Err: err}

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,44 +46,8 @@ func (fs *FS) ReadDirInRoot(pid int, path string, max int) ([]DirEntry, error) {
 	return out, nil
 }
 
+// openDirInRoot opens a directory inside root with the same discipline as
+// ReadInRoot's files (openInRoot).
 func openDirInRoot(root, path string, tryOpenat2 bool) (*os.File, error) {
-	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NOCTTY
-	if tryOpenat2 {
-		dirfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: root, Err: err}
-		}
-		defer unix.Close(dirfd)
-		how := &unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-		for attempt := 0; ; attempt++ {
-			fd, err := unix.Openat2(dirfd, path, how)
-			if err == unix.EINTR || (err == unix.EAGAIN && attempt < 16) {
-				continue
-			}
-			if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
-				noOpenat2.Store(true)
-				break
-			}
-			if err != nil {
-				return nil, &os.PathError{Op: "openat2", Path: path, Err: err}
-			}
-			return os.NewFile(uintptr(fd), filepath.Join(root, path)), nil
-		}
-	}
-	absRoot, err := filepath.Abs(root)
-	if err != nil {
-		return nil, err
-	}
-	full, err := securejoin.SecureJoin(absRoot, path)
-	if err != nil {
-		return nil, err
-	}
-	fd, err := unix.Open(full, flags|unix.O_NOFOLLOW, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(full, flags|unix.O_NOFOLLOW, 0)
-	}
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: full, Err: err}
-	}
-	return os.NewFile(uintptr(fd), full), nil
+	return openInRoot(root, path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOCTTY, tryOpenat2)
 }
