@@ -1,12 +1,5 @@
 package contract
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-)
-
 // KnowledgePaths are the JSON paths of the agent's findings and knowledge
 // (issue 3) that scripts may rely on. They are kept apart from Paths until
 // every fixture the renderer tests check strictly carries findings; then
@@ -31,24 +24,4 @@ var KnowledgePaths = []Path{
 
 // CheckKnowledge is Check for KnowledgePaths: for a report made by
 // `agent probe` or `agent doctor` (which always have findings).
-func CheckKnowledge(doc []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var root any
-	if err := dec.Decode(&root); err != nil {
-		return fmt.Errorf("%w: not JSON: %w", ErrViolation, err)
-	}
-	var errs []error
-	for _, cp := range KnowledgePaths {
-		segs, err := splitPath(cp.Path)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		reached := 0
-		for _, msg := range walk(root, segs, "", cp.Type, &reached) {
-			errs = append(errs, fmt.Errorf("%w: %s", ErrViolation, msg))
-		}
-	}
-	return errors.Join(errs...)
-}
+func CheckKnowledge(doc []byte) error { return check(doc, KnowledgePaths, false) }
