@@ -92,16 +92,7 @@ func runAgent(t *testing.T, env []string, netns string, args ...string) result {
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "DOCKER_HOST="+lkHost(), "DOCKER_CONTEXT="), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run agent: %v", err)
-	}
-	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+	return runResult(t, cmd)
 }
 
 // doctor runs `agent doctor -o json` and decodes it; wantCode is the exit

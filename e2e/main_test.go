@@ -96,6 +96,13 @@ func agent(t *testing.T, host string, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, agentBin, args...)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONTEXT=")
+	return runResult(t, cmd)
+}
+
+// runResult runs cmd and returns its output and exit code; failing to run
+// it at all fails the test.
+func runResult(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -111,16 +111,7 @@ func runAgentEnv(t *testing.T, env []string, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, agentBin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run agent: %v", err)
-	}
-	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+	return runResult(t, cmd)
 }
 
 // noDocker is an environment where no Docker engine answers.
