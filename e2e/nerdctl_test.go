@@ -259,6 +259,20 @@ func TestNerdctlContainerdOnly(t *testing.T) {
 
 	t0 := time.Now()
 	doc, raw := nerdctlReport(t, nerdctl)
+	// Findings adapted to containerd: dockerd's checks are skipped, and
+	// nothing on a healthy containerd host is a failure.
+	if len(list(doc, "findings")) == 0 {
+		t.Error("the containerd host's report has no findings")
+	}
+	for _, f := range list(doc, "findings") {
+		fm := f.(map[string]any)
+		if fm["id"] == "daemon.found" && fm["status"] != "skip" {
+			t.Errorf("daemon.found on a containerd host: %v, want skip", fm)
+		}
+		if fm["status"] == "fail" {
+			t.Errorf("finding %v fails on a healthy containerd host: %v", fm["id"], fm["summary"])
+		}
+	}
 	t.Logf("first run (image load included): %s", time.Since(t0).Round(time.Millisecond))
 	for _, secret := range ctrSecrets {
 		if bytes.Contains(raw, []byte(secret)) {

@@ -120,8 +120,20 @@ func probeSections(rep *probev1.Report) *probev1.Finding {
 	return finding(OK, "every section was collected", nil, "")
 }
 
+// containerdHost reports whether the probe targeted containerd because no
+// dockerd serves the engine (nerdctl hosts: Rancher Desktop, Lima, Finch).
+// dockerd's checks (its JSON config, its flags, host-gateway, its address
+// pools) do not apply there and are skipped, not failed.
+func containerdHost(rep *probev1.Report) bool {
+	return rep.GetTarget().GetMethod() == "containerd-daemon"
+}
+
 func daemonFound(rep *probev1.Report) *probev1.Finding {
 	d := rep.GetDaemon()
+	if containerdHost(rep) {
+		return skip(fmt.Sprintf("the engine is containerd pid %d, not dockerd: dockerd's checks do not apply", d.GetPid()),
+			"target method containerd-daemon", "daemon.argv "+strings.Join(d.GetArgv(), " "))
+	}
 	if !d.GetFound() {
 		return finding(Error, "no dockerd was found among the processes the probe sees", []string{"daemon.found false", "target method " + rep.GetTarget().GetMethod()},
 			"the engine may not be dockerd (e.g. Podman) or the probe lacks --pid=host; try --target-pid")
@@ -419,6 +431,9 @@ func hostOverlap(rep *probev1.Report) *probev1.Finding {
 }
 
 func nextSubnet(rep *probev1.Report) *probev1.Finding {
+	if containerdHost(rep) {
+		return skip("containerd host: nerdctl's networks come from CNI configuration, not dockerd's address pools")
+	}
 	k := rep.GetKnowledge()
 	if rep.GetEngine() == nil || k == nil {
 		return skip("no engine facts")
@@ -456,6 +471,9 @@ func kubernetes(rep *probev1.Report) *probev1.Finding {
 }
 
 func hostGateway(rep *probev1.Report) *probev1.Finding {
+	if containerdHost(rep) {
+		return skip("containerd host: containerd has no host-gateway address (that is dockerd's --host-gateway-ip)")
+	}
 	flag, hasFlag := knowledge.FlagValue(rep.GetDaemon(), "host-gateway-ip")
 	got := rep.GetEngine().GetHostGatewayIp()
 	ev := []string{"engine.hostGatewayIp " + got + " (the probe's /etc/hosts entry for host-gateway)"}

@@ -375,3 +375,21 @@ func TestRootlessFlagSet(t *testing.T) {
 	got := run(rep)
 	expect(t, got, map[string]string{IDNetSubnet: "skip", IDDaemonDefaults: "skip", IDNamesHostGateway: "pass ok"})
 }
+
+// TestContainerdHostSkipsDockerdChecks: on a containerd host (nerdctl) the
+// dockerd checks are skipped, never failed.
+func TestContainerdHostSkipsDockerdChecks(t *testing.T) {
+	rep := &probev1.Report{
+		Target: &probev1.Target{Pid: 300, Method: "containerd-daemon"},
+		Daemon: &probev1.Daemon{Found: true, Pid: 300, Argv: []string{"containerd", "--config", "/etc/containerd/config.toml"}},
+		Engine: &probev1.Engine{},
+	}
+	for _, f := range Run(rep) {
+		switch f.GetId() {
+		case IDDaemonFound, IDDaemonConfigJSON, IDDaemonConflicts, IDDaemonUnknownKeys, IDDaemonEffective, IDDaemonDefaults, IDNamesHostGateway, IDNetNextSubnet:
+			if f.GetStatus() != Skip {
+				t.Errorf("%s on a containerd host: status %s (%s), want skip", f.GetId(), f.GetStatus(), f.GetSummary())
+			}
+		}
+	}
+}

@@ -303,3 +303,13 @@ func TestSharesDesktopLayout(t *testing.T) {
 		t.Errorf("propagation %s / %s", run.Propagation, mnt.Propagation)
 	}
 }
+
+// TestFlannelIsKubernetes: k3s on Rancher Desktop carries pod traffic on
+// flannel.1 beside cni0; it is the pod network, not "unknown".
+func TestFlannelIsKubernetes(t *testing.T) {
+	for _, name := range []string{"flannel.1", "flannel-wg"} {
+		if r, m := role(&probev1.Interface{Name: name, Kind: "vxlan"}, nil, nil); r != RoleKubePods || !strings.Contains(m, "flannel") {
+			t.Errorf("role(%s) = %s: %s, want %s", name, r, m, RoleKubePods)
+		}
+	}
+}

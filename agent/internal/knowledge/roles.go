@@ -83,6 +83,10 @@ func role(ifc *probev1.Interface, bridges map[string]*probev1.Network, container
 		return RoleVM, "the VM's own address in the Docker subnet (where dockerd runs)"
 	case name == "cni0":
 		return RoleKubePods, "the Kubernetes pod network: Kubernetes is enabled"
+	case strings.HasPrefix(name, "flannel."), strings.HasPrefix(name, "flannel-"):
+		// k3s (Rancher Desktop) carries pod traffic between nodes on
+		// flannel's VXLAN or WireGuard link beside cni0.
+		return RoleKubePods, "k3s's flannel overlay for the Kubernetes pod network (Rancher Desktop)"
 	case name == "services1":
 		return RoleServices, "Docker Desktop's service address (services1)"
 	case name == "docker0":
