@@ -35,7 +35,7 @@ func TestConcurrentCollectionsNeverLeakTheTargetNamespace(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	pid := cmd.Process.Pid
 	own := nsLinks(t, "/proc/thread-self")
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
 		if strings.TrimSpace(string(b)) == "sleep" {
 			break

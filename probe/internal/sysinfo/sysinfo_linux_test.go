@@ -52,7 +52,7 @@ func TestUTSOtherNamespace(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	fsys := hostfs.New("/proc")
 	pid := cmd.Process.Pid
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // netns creation can wait on the kernel under load
 	for time.Now().Before(deadline) {
 		if b, _ := fsys.ReadProcFile(pid, "comm"); strings.TrimSpace(string(b)) == "sleep" {
 			break
