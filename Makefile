@@ -26,7 +26,12 @@ probe: $(foreach a,$(PROBE_ARCHES),$(BIN)/probe-linux-$(a)) ## build the static 
 $(BIN)/probe-linux-%: $(GOFILES) go.mod go.sum
 	@mkdir -p $(BIN) $(BINS_DIR)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./probe/cmd/probe
+	@# The digest is computed here so the agent never hashes 12 MB at run time
+	@# (probeimage.Lookup). Both files are written to temporary names first and
+	@# renamed, the digest last, so a concurrent build never sees a partial file.
+	sha256sum $@ | cut -d' ' -f1 > $(BINS_DIR)/.probe-linux-$*.sha256.tmp
 	cp $@ $(BINS_DIR)/.probe-linux-$*.tmp && mv -f $(BINS_DIR)/.probe-linux-$*.tmp $(BINS_DIR)/probe-linux-$*
+	mv -f $(BINS_DIR)/.probe-linux-$*.sha256.tmp $(BINS_DIR)/probe-linux-$*.sha256
 
 agent: probe ## build the agent for this machine (embeds the probes)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/agent ./agent/cmd/agent

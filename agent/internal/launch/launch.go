@@ -7,7 +7,6 @@
 package launch
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -105,6 +104,10 @@ type Options struct {
 	ProbeLog io.Writer
 	// Progress, when set, is told of each step.
 	Progress func(step string)
+	// Starting, when set, is called just before the container is
+	// started: engine queries the caller needs only after the handshake
+	// can run during the start without slowing the create.
+	Starting func()
 	// Remove, when set, replaces the synchronous force-removal after a
 	// failed start (for a caller that hands removal to a watchdog and
 	// must not wait for it).
@@ -124,26 +127,46 @@ type Session struct {
 }
 
 // EnsureImage makes sure the engine has the probe image with exactly the
-// embedded binary, loading it from an in-memory archive when it does not.
+// embedded binary, loading it from an archive streamed out of the embedded
+// binary when it does not.
 // It reports whether it loaded.
 func EnsureImage(ctx context.Context, api API, im *probeimage.Image, version string) (bool, error) {
 	res, err := api.ImageInspect(ctx, im.Ref)
+	return EnsureInspected(ctx, api, im, version, res, err)
+}
+
+// EnsureInspected is EnsureImage for a caller that already inspected
+// im.Ref (res, err are ImageInspect's answer): the inspect needs only the
+// image's name, so it can run before the engine's architecture is known.
+func EnsureInspected(ctx context.Context, api API, im *probeimage.Image, version string, res client.ImageInspectResult, err error) (bool, error) {
 	if err == nil && res.Config != nil && res.Config.Labels[probeimage.LabelContent] == im.Digest {
 		return false, nil
 	}
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return false, fmt.Errorf("inspect probe image %s: %w", im.Ref, err)
 	}
-	archive, err := im.Archive(version)
-	if err != nil {
-		return false, fmt.Errorf("build probe image: %w", err)
+	// The archive is streamed into the request as it is written: built
+	// in memory first, it doubled the agent's peak RSS.
+	pr, pw := io.Pipe()
+	writeErr := make(chan error, 1)
+	go func() {
+		err := im.WriteArchive(pw, version)
+		pw.CloseWithError(err)
+		writeErr <- err
+	}()
+	resp, err := api.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
+	if err == nil {
+		err = loadErrors(resp)
+		resp.Close()
 	}
-	resp, err := api.ImageLoad(ctx, bytes.NewReader(archive), client.ImageLoadWithQuiet(true))
+	// However the load ended (the engine need not read the archive's
+	// trailing zero blocks), the writer is unblocked and has finished.
+	pr.Close()
+	werr := <-writeErr
 	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrImageLoad, err)
-	}
-	defer resp.Close()
-	if err := loadErrors(resp); err != nil {
+		if werr != nil && !errors.Is(werr, io.ErrClosedPipe) && !errors.Is(werr, err) {
+			return false, fmt.Errorf("build probe image: %w", werr)
+		}
 		return false, fmt.Errorf("%w: %w", ErrImageLoad, err)
 	}
 	return true, nil
@@ -304,6 +327,9 @@ func Launch(ctx context.Context, api API, o Options) (_ *Session, err error) {
 	s.conn = transport.NewConn(hijacked{att.HijackedResponse}, o.ProbeLog)
 
 	progress("start")
+	if o.Starting != nil {
+		o.Starting()
+	}
 	if _, err := api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		return nil, refused(ErrStart, "start", err)
 	}

@@ -1,5 +1,5 @@
 // Package probeimage carries the probe binaries inside the agent and turns
-// one of them into a one-layer image archive in memory (the `docker save`
+// one of them into a one-layer image archive, streamed (the `docker save`
 // format that ImageLoad accepts), so the probe image never comes from a
 // registry. It owns the image's name, labels and content identity; it does
 // not talk to any engine.
@@ -14,7 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"strings"
 	"sync"
 	"time"
 )
@@ -46,24 +48,61 @@ type Image struct {
 	Ref    string // dockprobe/probe:<version>
 	Arch   string // GOARCH
 	Digest string // sha256 of the probe binary, hex
-	binary []byte
+	// path and size name the embedded binary; its bytes are read only
+	// when an archive is written (embed.FS hands out copies, and the
+	// agent's footprint must not carry the 12 MB probe when the image is
+	// already on the engine).
+	path string
+	size int64
 }
 
 var digests sync.Map // arch -> hex digest
 
 // Lookup returns the probe image for a GOARCH (amd64, arm64).
 func Lookup(arch, version string) (*Image, error) {
-	b, err := fs.ReadFile(bins, "bins/probe-linux-"+arch)
+	path := "bins/probe-linux-" + arch
+	st, err := fs.Stat(bins, path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: linux/%s (build it with `make`)", ErrNoBinary, arch)
 	}
 	d, ok := digests.Load(arch)
 	if !ok {
-		sum := sha256.Sum256(b)
-		d, _ = digests.LoadOrStore(arch, hex.EncodeToString(sum[:]))
+		sum, err := binaryDigest(path)
+		if err != nil {
+			return nil, err
+		}
+		d, _ = digests.LoadOrStore(arch, sum)
 	}
-	return &Image{Ref: Repository + ":" + tagFor(version), Arch: arch, Digest: d.(string), binary: b}, nil
+	return &Image{Ref: Repository + ":" + tagFor(version), Arch: arch, Digest: d.(string), path: path, size: st.Size()}, nil
 }
+
+// binaryDigest is the probe binary's sha256: the one make wrote next to
+// it at build time (probe-linux-ARCH.sha256, as sha256sum prints it), or,
+// for an agent built by plain `go build` without that file, hashed now.
+// TestEmbeddedDigest keeps the two in agreement.
+func binaryDigest(path string) (string, error) {
+	if b, err := fs.ReadFile(bins, path+".sha256"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 && len(f[0]) == sha256.Size*2 {
+			if _, err := hex.DecodeString(f[0]); err == nil {
+				return strings.ToLower(f[0]), nil
+			}
+		}
+	}
+	f, err := bins.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoBinary, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash the embedded probe: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Tag is the image tag for a tool version: Lookup's Ref is
+// Repository + ":" + Tag(version) for every architecture.
+func Tag(version string) string { return tagFor(version) }
 
 // tagFor makes a version usable as an image tag ([A-Za-z0-9_.-], ≤128).
 func tagFor(v string) string {
@@ -88,15 +127,69 @@ func (im *Image) Labels(version string) map[string]string {
 	return map[string]string{LabelContent: im.Digest, LabelVersion: version}
 }
 
-// Archive builds the image as a docker-archive (what `docker save` writes):
-// manifest.json, the image config and one layer holding /probe.
+// Archive builds the image as a docker-archive (what `docker save` writes)
+// in memory: see WriteArchive. Loaders that take a stream should use
+// WriteArchive instead and hold no copy of the archive.
 func (im *Image) Archive(version string) ([]byte, error) {
-	layer, err := im.layer()
-	if err != nil {
+	var buf bytes.Buffer
+	buf.Grow(int(im.size) + 8<<10)
+	if err := im.WriteArchive(&buf, version); err != nil {
 		return nil, err
 	}
-	layerSum := sha256.Sum256(layer)
-	layerHex := hex.EncodeToString(layerSum[:])
+	return buf.Bytes(), nil
+}
+
+// WriteArchive streams the image as a docker-archive: one layer holding
+// /probe, the image config and manifest.json. The layer comes first so
+// that its sha256 (the config's diff_id) is computed while it is written,
+// in the same single pass over the binary; `docker load` (moby's
+// tarexport unpacks the whole archive before reading manifest.json) and
+// containerd's importer (which stores every entry as a blob first) do not
+// depend on the order. The config, and so the image ID, is the same as
+// long as the binary is.
+func (im *Image) WriteArchive(w io.Writer, version string) error {
+	layerHdr, err := im.layerHeader()
+	if err != nil {
+		return err
+	}
+	// The layer tar: its header, the binary padded to a block, and the
+	// two zero blocks that end a tar; exactly what tar.Writer produces,
+	// laid out by hand so that its size is known before it is written.
+	pad := (blockSize - im.size%blockSize) % blockSize
+	layerSize := int64(len(layerHdr)) + im.size + pad + 2*blockSize
+
+	f, err := bins.Open(im.path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNoBinary, err)
+	}
+	defer f.Close()
+
+	tw := tar.NewWriter(w)
+	// The directory's name is the layer's sha256, unknown until it has
+	// been written; docker load only requires that manifest.json names
+	// the right path, so the layer goes under a fixed name.
+	const layerName = "layer/layer.tar"
+	if err := writeEntry(tw, "layer/", nil, 0o755); err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: layerName, Mode: 0o644, Size: layerSize, ModTime: epoch, Format: tar.FormatPAX, Typeflag: tar.TypeReg}); err != nil {
+		return fmt.Errorf("write %s header: %w", layerName, err)
+	}
+	h := sha256.New()
+	lw := io.MultiWriter(tw, h)
+	if _, err := lw.Write(layerHdr); err != nil {
+		return fmt.Errorf("write layer: %w", err)
+	}
+	if n, err := io.Copy(lw, f); err != nil || n != im.size {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("write layer: copied %d of %d bytes of the probe: %w", n, im.size, err)
+	}
+	if _, err := lw.Write(make([]byte, pad+2*blockSize)); err != nil {
+		return fmt.Errorf("write layer: %w", err)
+	}
+	layerHex := hex.EncodeToString(h.Sum(nil))
 
 	config := imageConfig{
 		Architecture: im.Arch,
@@ -113,49 +206,38 @@ func (im *Image) Archive(version string) ([]byte, error) {
 	}
 	configJSON, err := json.Marshal(config)
 	if err != nil {
-		return nil, fmt.Errorf("encode image config: %w", err)
+		return fmt.Errorf("encode image config: %w", err)
 	}
 	configSum := sha256.Sum256(configJSON)
 	configName := hex.EncodeToString(configSum[:]) + ".json"
-	layerName := layerHex + "/layer.tar"
 	manifest, err := json.Marshal([]manifestEntry{{Config: configName, RepoTags: []string{im.Ref}, Layers: []string{layerName}}})
 	if err != nil {
-		return nil, fmt.Errorf("encode manifest: %w", err)
+		return fmt.Errorf("encode manifest: %w", err)
 	}
-
-	var buf bytes.Buffer
-	buf.Grow(len(layer) + 8<<10)
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{
-		{configName, configJSON},
-		{layerHex + "/", nil},
-		{layerName, layer},
-		{"manifest.json", manifest},
-	} {
-		if err := writeEntry(tw, f.name, f.data, 0o644); err != nil {
-			return nil, err
-		}
+	if err := writeEntry(tw, configName, configJSON, 0o644); err != nil {
+		return err
+	}
+	if err := writeEntry(tw, "manifest.json", manifest, 0o644); err != nil {
+		return err
 	}
 	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("close image archive: %w", err)
+		return fmt.Errorf("close image archive: %w", err)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
-// layer is the image's only layer: a tar holding /probe.
-func (im *Image) layer() ([]byte, error) {
+const blockSize = 512
+
+// layerHeader is the tar header of /probe in the layer, as tar.Writer
+// writes it for the binary's size.
+func (im *Image) layerHeader() ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(len(im.binary) + 4<<10)
 	tw := tar.NewWriter(&buf)
-	if err := writeEntry(tw, "probe", im.binary, 0o555); err != nil {
-		return nil, err
+	hdr := &tar.Header{Name: "probe", Mode: 0o555, Size: im.size, ModTime: epoch, Format: tar.FormatPAX, Typeflag: tar.TypeReg}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return nil, fmt.Errorf("write probe header: %w", err)
 	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("close layer: %w", err)
-	}
+	// No Close: it would pad and end the tar, which the caller does.
 	return buf.Bytes(), nil
 }
 
