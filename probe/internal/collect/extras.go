@@ -92,7 +92,14 @@ func (c *collector) mountViews(target int, scanned []procs.Process) ([]*probev1.
 			continue
 		}
 		seen[ns] = true
-		ms, err := mounts.Read(c.fsys, p.PID)
+		var ms []*probev1.Mount
+		var err error
+		if p.PID == target && c.targetMounts != nil {
+			// The mounts section's parse, shared (read-only here).
+			ms, err = c.targetMounts()
+		} else {
+			ms, err = mounts.Read(c.fsys, p.PID)
+		}
 		if err != nil {
 			v.Error = err.Error()
 		}
