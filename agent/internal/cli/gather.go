@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -25,33 +26,42 @@ import (
 var ErrTargetGone = errors.New("the target process exited during collection")
 
 // gather runs the engine queries and the probe and merges their answers.
-// The engine's facts, the image check and the container's create, attach,
-// start and handshake run at the same time; only Collect waits for the
-// facts (it needs the engine's data root as a hint).
+// The engine's facts run while the container starts (the probe's own
+// start-up takes far longer than they do); only Collect waits for them
+// (it needs the engine's data root as a hint). They are not started
+// earlier on purpose: on a small or busy VM their /info and /networks
+// calls slowed down the version check, image check and create that the
+// run waits for.
 func gather(ctx context.Context, c *client.Client, ep endpoint.Endpoint, g *globalOptions, o *probeOptions, stderr io.Writer) (*probev1.Report, error) {
 	var (
-		facts    *probev1.Engine
-		factErrs []*probev1.SectionError
-		ready    = make(chan struct{})
+		facts     *probev1.Engine
+		factErrs  []*probev1.SectionError
+		ready     = make(chan struct{})
+		factsOnce sync.Once
+		factsTime time.Duration
 	)
-	var factsTime time.Duration
-	go func() {
-		defer close(ready)
-		t0 := time.Now()
-		facts, factErrs = engine.Facts(ctx, c, ep)
-		factsTime = time.Since(t0)
-	}()
-	waitFacts := func() *probev1.Engine { <-ready; return facts }
+	startFacts := func() {
+		factsOnce.Do(func() {
+			go func() {
+				defer close(ready)
+				t0 := time.Now()
+				facts, factErrs = engine.Facts(ctx, c, ep)
+				factsTime = time.Since(t0)
+			}()
+		})
+	}
+	// A run that fails before the start still reports the facts.
+	waitFacts := func() *probev1.Engine { startFacts(); <-ready; return facts }
 
 	tool := &probev1.Tool{AgentVersion: version.Version, ProtocolVersion: probev1.ProtocolVersion}
-	probeRep, err := runProbeContainer(ctx, c, waitFacts, g, o, tool, stderr)
+	probeRep, err := runProbeContainer(ctx, c, startFacts, waitFacts, g, o, tool, stderr)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		if g.debug {
 			fmt.Fprintln(stderr, "agent: at the deadline:", err)
 		}
 		err = fmt.Errorf("%w: no report within --timeout %s (the probe may be frozen or the engine overloaded; retry with a longer --timeout)", probeclient.ErrTimeout, o.timeout)
 	}
-	<-ready
+	waitFacts()
 	if g.debug {
 		fmt.Fprintf(stderr, "agent: engine facts took %s (in parallel with the probe)\n", factsTime.Round(10*time.Microsecond))
 	}
@@ -76,7 +86,7 @@ func gather(ctx context.Context, c *client.Client, ep endpoint.Endpoint, g *glob
 // probeDeadline is the probe's own --deadline for an agent timeout.
 func probeDeadline(timeout time.Duration) time.Duration { return timeout + 5*time.Second }
 
-func runProbeContainer(ctx context.Context, c *client.Client, waitFacts func() *probev1.Engine, g *globalOptions, o *probeOptions, tool *probev1.Tool, stderr io.Writer) (*probev1.Report, error) {
+func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(), waitFacts func() *probev1.Engine, g *globalOptions, o *probeOptions, tool *probev1.Tool, stderr io.Writer) (*probev1.Report, error) {
 	// The terminal's progress line (nil-safe, off when not a terminal);
 	// --debug prints every step with its time instead.
 	progress := o.progress.Step
@@ -116,8 +126,19 @@ func runProbeContainer(ctx context.Context, c *client.Client, waitFacts func() *
 	// never created the container lets it check and go.
 	defer func() { getGuard().Done() }()
 
-	// /version is the cheapest call that says what the engine runs; the
-	// full facts arrive in parallel.
+	// The image's name does not depend on the engine's architecture, so
+	// it is inspected while /version (the cheapest call that says what
+	// the engine runs) is asked; the label is checked against the right
+	// architecture's digest afterwards.
+	type inspected struct {
+		res client.ImageInspectResult
+		err error
+	}
+	inspectc := make(chan inspected, 1)
+	go func() {
+		res, err := c.ImageInspect(ctx, probeimage.Repository+":"+probeimage.Tag(version.Version))
+		inspectc <- inspected{res, err}
+	}()
 	ver, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("%w: read the engine version: %w", engine.ErrEngineUnreachable, err)
@@ -136,7 +157,8 @@ func runProbeContainer(ctx context.Context, c *client.Client, waitFacts func() *
 	tool.ProbeImage = im.Ref
 
 	progress("image " + im.Ref)
-	if _, err := launch.EnsureImage(ctx, c, im, version.Version); err != nil {
+	in := <-inspectc
+	if _, err := launch.EnsureInspected(ctx, c, im, version.Version, in.res, in.err); err != nil {
 		return nil, err
 	}
 	getGuard()
@@ -150,6 +172,7 @@ func runProbeContainer(ctx context.Context, c *client.Client, waitFacts func() *
 		Debug:      g.debug,
 		ProbeLog:   probeLog,
 		Progress:   progress,
+		Starting:   startFacts,
 	}
 	if guard != nil {
 		// Removal after a failure is the watchdog's job: the agent

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
 // ErrNotLinuxEngine is returned for an engine in Windows containers mode.
@@ -88,6 +89,12 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 		return err
 	}
 
+	// This machine's side of the report (interfaces, routes, Docker
+	// Desktop's settings) does not depend on the engine: read it while
+	// the probe runs instead of after.
+	hostc := make(chan *probev1.Host, 1)
+	go func() { hostc <- collectHost() }()
+
 	ep, err := g.endpoint()
 	if err != nil {
 		return err
@@ -106,9 +113,14 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 
 	rep, runErr := gather(ctx, c, ep, g, o, stderr)
 	if rep != nil {
+		t0 := time.Now()
+		rep.Host = <-hostc
 		analyze(rep)
 		if err := render(stdout, rep, o.output); err != nil {
 			return err
+		}
+		if g.debug {
+			fmt.Fprintf(stderr, "agent: analyze and render took %s\n", time.Since(t0).Round(10*time.Microsecond))
 		}
 	}
 	return runErr

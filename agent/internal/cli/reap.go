@@ -64,10 +64,15 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 				return api, nil
 			}
 			connect := func(context.Context) (reaper.API, error) { return open() }
-			// The sweep of earlier runs' leftovers, off the agent's path.
+			// The sweep of earlier runs' leftovers, off the agent's path:
+			// it starts once the agent has spoken (or died, or run out
+			// of time), so that its list call does not compete with the
+			// agent's create and start on a busy engine.
 			swept := make(chan struct{})
+			woke := make(chan struct{})
 			go func() {
 				defer close(swept)
+				<-woke
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				api, err := open()
@@ -80,6 +85,7 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 			}()
 			err := reaper.Run(context.Background(), os.Stdin, reaper.Options{
 				Name: name, Deadline: deadline, Connect: connect, Log: log,
+				Woke: func() { close(woke) },
 			})
 			<-swept
 			return err

@@ -107,6 +107,10 @@ type Options struct {
 	// probe is already gone costs one inspect.
 	Connect func(ctx context.Context) (API, error)
 	Log     io.Writer
+	// Woke, when set, is called once Run stops waiting for the agent
+	// (a word, EOF, the deadline or ctx): work that must not compete
+	// with the agent's own use of the engine starts then.
+	Woke func()
 }
 
 // Run is the watchdog's body: wait for a word or EOF on in, then make sure
@@ -135,6 +139,9 @@ func Run(ctx context.Context, in io.Reader, o Options) error {
 	case <-time.After(o.Deadline):
 		fmt.Fprintln(o.Log, "reaper: the agent is past its deadline")
 	case <-ctx.Done():
+	}
+	if o.Woke != nil {
+		o.Woke()
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.Grace+time.Minute)
 	defer cancel()

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -49,24 +50,54 @@ type rule struct {
 	re   *regexp.Regexp
 	// repl builds the replacement from the submatches; nil masks the match.
 	repl func(m []string) string
+	// may is a cheap necessary condition for re to match an ASCII string
+	// (lower is that string lowercased): every report string passes
+	// through every rule, and running the regexps on all of them cost
+	// tens of milliseconds per report after the probe had answered.
+	// Strings with non-ASCII bytes always run the regexp, since (?i)
+	// folds some non-ASCII letters (K, ſ) onto ASCII ones.
+	may func(v, lower string) bool
 }
+
+// contains is a may: v holds one of subs.
+func contains(subs ...string) func(v, lower string) bool {
+	return func(v, _ string) bool { return containsAny(v, subs) }
+}
+
+func containsAny(v string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(v, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretWords are lowercase words one of which every key-value match
+// holds (api key, access key, ... all hold "key"; "pass" covers
+// password, passwd and passphrase).
+var secretWords = []string{"pass", "pwd", "token", "secret", "key", "credential", "signature"}
 
 var rules = []rule{
 	// PEM blocks first: their body would otherwise be cut up by other rules.
 	{"pem-block", regexp.MustCompile(`-----BEGIN [A-Z0-9 ]+-----(?s:.*?)(-----END [A-Z0-9 ]+-----|\z)`),
-		func([]string) string { return "-----BEGIN " + Mask + "-----" }},
+		func([]string) string { return "-----BEGIN " + Mask + "-----" }, contains("-----BEGIN ")},
 	// scheme://userinfo@ — by pattern, so URLs that net/url rejects are
 	// caught too.
 	{"url-userinfo", regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)([^\s/?#@"'<>]+|[^\s@"'<>]*:[^\s@"'<>]*)@`),
-		func(m []string) string { return m[1] + Mask + "@" }},
+		func(m []string) string { return m[1] + Mask + "@" },
+		func(v, _ string) bool { return strings.Contains(v, "://") && strings.Contains(v, "@") }},
 	{"bearer", regexp.MustCompile(`(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)`),
-		func(m []string) string { return m[1] + m[2] + Mask }},
-	{"jwt", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`), nil},
-	{"aws-access-key", regexp.MustCompile(`\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b`), nil},
-	{"gcp-api-key", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`), nil},
-	{"github-token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b`), nil},
-	{"slack-token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}\b`), nil},
-	{"private-key-hex", regexp.MustCompile(`\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,}\b`), nil},
+		func(m []string) string { return m[1] + m[2] + Mask },
+		func(v, lower string) bool {
+			return strings.ContainsAny(v, " \t\n\v\f\r") && containsAny(lower, []string{"bearer", "basic", "token"})
+		}},
+	{"jwt", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`), nil, contains("eyJ")},
+	{"aws-access-key", regexp.MustCompile(`\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b`), nil, contains("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA")},
+	{"gcp-api-key", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`), nil, contains("AIza")},
+	{"github-token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b`), nil, contains("gh")},
+	{"slack-token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}\b`), nil, contains("xox")},
+	{"private-key-hex", regexp.MustCompile(`\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,}\b`), nil, contains("k_live_", "k_test_")},
 	// key=value and key: value, quoted or not, in any text (argv, labels,
 	// env, config lines, JSON written as text).
 	{"key-value", regexp.MustCompile(`(?i)([A-Za-z0-9_.\-]*(?:pass(?:word|wd|phrase)?|pwd|token|secret|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key|credentials?|session[_-]?key|signature)[A-Za-z0-9_.\-]*)("?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;&}\]]+)`),
@@ -81,7 +112,8 @@ var rules = []rule{
 				q = `'`
 			}
 			return m[1] + m[2] + q + Mask + q
-		}},
+		},
+		func(v, lower string) bool { return strings.ContainsAny(v, "=:") && containsAny(lower, secretWords) }},
 }
 
 func isMask(v string) bool { return strings.Trim(v, `"'`) == Mask }
@@ -143,7 +175,13 @@ func (s *Scrubber) string(v, where string) string {
 	if v == "" {
 		return v
 	}
+	ascii := isASCII(v)
+	lower := strings.ToLower(v) // v itself when it has no upper case
 	for _, r := range rules {
+		if ascii && !r.may(v, lower) {
+			continue
+		}
+		before := v
 		v = r.re.ReplaceAllStringFunc(v, func(match string) string {
 			var out string
 			if r.repl == nil {
@@ -156,11 +194,24 @@ func (s *Scrubber) string(v, where string) string {
 			}
 			return out
 		})
+		if v != before {
+			// Replacements are ASCII: v stays ASCII if it was.
+			lower = strings.ToLower(v)
+		}
 	}
 	if s.Anon != nil {
 		v = s.Anon.String(v)
 	}
 	return v
+}
+
+func isASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // Argv scrubs a command line: besides String on every word, the word after

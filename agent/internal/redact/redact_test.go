@@ -144,10 +144,45 @@ func FuzzString(f *testing.F) {
 	}
 	f.Add("https://a:b@c")
 	f.Fuzz(func(t *testing.T, in string) {
+		checkMay(t, in)
 		s := New(NewAnonymizer())
 		out := s.String(in)
 		if again := s.String(out); again != out {
 			t.Errorf("not idempotent: %q -> %q -> %q", in, out, again)
 		}
 	})
+}
+
+// checkMay: a rule's prefilter never skips a string its regexp matches.
+func checkMay(t *testing.T, in string) {
+	t.Helper()
+	if !isASCII(in) {
+		return
+	}
+	for _, r := range rules {
+		if r.re.MatchString(in) && !r.may(in, strings.ToLower(in)) {
+			t.Errorf("rule %s: prefilter skips %q, which its regexp matches", r.name, in)
+		}
+	}
+}
+
+func TestMayIsNecessary(t *testing.T) {
+	for _, in := range []string{
+		"https://alice:hunter2pass@registry.example.com/v2/", "tcp://user@10.0.0.1:2376",
+		"PASSWORD=x", "Api-Key: x", "X_SESSION-KEY=1", "Credentials: y", "my_signature=z", "PWD=/root",
+		"Authorization: BASIC abcdefgh123", "TOKEN\tabcdefghij", "bearer\fabcdefghij",
+		"eyJabcd.efgh.ij", "AKIAIOSFODNN7EXAMPLE", "AIzaSyA-1234567890abcdefghijklmnopqrstu",
+		"gho_abcdefghijklmnopqrstuvwxyz0123456789", "github_pat_abcdefghijklmnopqrstuvwxyz0123456789",
+		"xoxb-1234567890-abc", "sk_live_abcdefghijklmnop", "rk_test_abcdefghijklmnop",
+		"-----BEGIN X-----", "x=" + strings.Join(secrets, " y="),
+	} {
+		checkMay(t, in)
+		matched := false
+		for _, r := range rules {
+			matched = matched || r.re.MatchString(in)
+		}
+		if !matched {
+			t.Errorf("%q matches no rule: not a useful case", in)
+		}
+	}
 }
