@@ -142,16 +142,15 @@ func gatherNerdctl(ctx context.Context, g *globalOptions, o *probeOptions, stder
 		probeLog = stderr
 	}
 
-	// Debris of earlier runs whose nerdctl died is removed while the
-	// facts are read; a failing sweep is only worth a debug line.
-	swept := make(chan struct{})
-	go func() {
-		defer close(swept)
+	// Debris of earlier runs whose nerdctl died is removed after this
+	// run, not beside it: a `nerdctl rm` racing this run's `nerdctl run`
+	// in the same namespace made the run fail ("container not found").
+	// A failing sweep is only worth a debug line.
+	defer func() {
 		if n, err := nerdctl.Sweep(ctx, c, time.Now()); err != nil || n > 0 {
 			progress(fmt.Sprintf("stale probes removed: %d (%v)", n, err))
 		}
 	}()
-	defer func() { <-swept }()
 	progress("nerdctl facts")
 	facts, factErrs := nerdctl.Facts(ctx, c)
 	tool := &probev1.Tool{AgentVersion: version.Version, ProtocolVersion: probev1.ProtocolVersion}

@@ -112,12 +112,16 @@ func Start(ctx context.Context, c *Client, o launch.Options) (_ *Session, err er
 		logw = io.Discard
 	}
 	s := &Session{Name: o.Name, c: c, log: &tailWriter{w: logw}}
+	// The watchdog first: an agent killed at any moment after this, even
+	// inside the next call, still has its container removed.
+	s.guard = startWatchdog(c, o.Name)
 	progress("nerdctl run")
 	s.conn, err = cmdconn.Start(ctx, s.log, c.Path, c.Args(RunArgs(o)...)...)
 	if err != nil {
+		s.guard.dismiss() // nerdctl never ran: there is nothing to remove
 		return nil, fmt.Errorf("%w: %w", launch.ErrStart, err)
 	}
-	s.guard = startWatchdog(c, o.Name, s.conn.Pid())
+	s.guard.watch(s.conn.Pid())
 	defer func() {
 		if err != nil {
 			s.Abort()

@@ -6,7 +6,9 @@ package nerdctl
 // still ends at its own deadline, and the container stays until removed.
 type watchdog struct{}
 
-func startWatchdog(*Client, string, int) *watchdog { return nil }
+func startWatchdog(*Client, string) *watchdog { return nil }
+
+func (*watchdog) watch(int) {}
 
 func (*watchdog) dismiss() {}
 func (*watchdog) release() {}

@@ -3,22 +3,29 @@
 package nerdctl
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"syscall"
 )
 
-// watchdogScript waits for EOF on stdin (the agent closed its end, or
-// died), then for the `nerdctl run` process to end, then force-removes the
-// container by name. A nerdctl that loses the agent's pipes dies of
-// SIGPIPE on its next write (Go programs do, whatever the inherited
-// disposition) before its own --rm cleanup: this is what removes the
-// container then.
-const watchdogScript = `read -r _ || :
-pid=$1; shift
-while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-exec "$@" >/dev/null 2>&1`
+// watchdogScript runs before `nerdctl run` starts, so that no moment of
+// the agent's life is unguarded. It reads nerdctl's pid from the agent,
+// then waits for EOF (the agent closed its end, or died); then it waits for
+// that nerdctl to end and force-removes the container by name. A nerdctl
+// that loses the agent's pipes dies of SIGPIPE on its next write (Go
+// programs do, whatever the inherited disposition) before its own --rm
+// cleanup: this is what removes the container then. When the agent died
+// before it could say the pid, nerdctl may still be creating the
+// container, so the removal is repeated for a while (the name is unique).
+const watchdogScript = `read -r pid || :
+read -r _ || :
+if [ -n "$pid" ]; then
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+	exec "$@" >/dev/null 2>&1
+fi
+i=0
+while [ "$i" -lt 20 ]; do "$@" >/dev/null 2>&1; sleep 0.5; i=$((i + 1)); done`
 
 // watchdog is a detached shell that outlives the agent.
 type watchdog struct {
@@ -26,15 +33,15 @@ type watchdog struct {
 	w   *os.File
 }
 
-// startWatchdog starts the watchdog for the container name created by the
-// nerdctl process runPID. It returns nil when no shell is available.
-func startWatchdog(c *Client, name string, runPID int) *watchdog {
+// startWatchdog starts the watchdog for the container name, before the
+// `nerdctl run` that creates it. It returns nil when no shell is available.
+func startWatchdog(c *Client, name string) *watchdog {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil
 	}
 	defer r.Close()
-	args := append([]string{"-c", watchdogScript, "dockprobe-watchdog", strconv.Itoa(runPID), c.Path}, c.Args("rm", "-f", name)...)
+	args := append([]string{"-c", watchdogScript, "dockprobe-watchdog", c.Path}, c.Args("rm", "-f", name)...)
 	cmd := exec.Command("/bin/sh", args...)
 	cmd.Stdin = r
 	// Its own session: a Ctrl-C or a closed terminal that ends the agent
@@ -45,6 +52,14 @@ func startWatchdog(c *Client, name string, runPID int) *watchdog {
 		return nil
 	}
 	return &watchdog{cmd: cmd, w: w}
+}
+
+// watch tells the watchdog the pid of the `nerdctl run` it guards.
+func (d *watchdog) watch(runPID int) {
+	if d == nil {
+		return
+	}
+	fmt.Fprintf(d.w, "%d\n", runPID)
 }
 
 // dismiss ends the watchdog without letting it act: the run ended cleanly.
