@@ -82,10 +82,20 @@ e2e: agent ## end-to-end tests against a real LinuxKit-shaped engine (needs root
 
 test: unit e2e ## unit and end-to-end tests
 
+# A finding (a failing input, written under testdata/fuzz) fails at once
+# with the fuzzer's output. A failure of the fuzzing engine itself (a
+# worker that died, with no failing input) is shown and retried once.
 fuzz: probe ## run every fuzz target for a short budget (FUZZTIME, default 10s)
-	@set -e; for pkg in $$($(GO) list ./...); do \
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "  $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-10s} $$pkg >/dev/null; \
+	    echo "  $$pkg $$f"; \
+	    run() { $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-10s} $$pkg >$$log 2>&1; }; \
+	    if ! run; then \
+	      if grep -q 'Failing input written' $$log; then grep -v '^fuzz: elapsed' $$log | tail -40; exit 1; fi; \
+	      echo "    the fuzzing engine failed without a finding; retrying once:"; grep -v '^fuzz: elapsed' $$log | tail -8 | sed 's/^/    /'; \
+	      run || { grep -v '^fuzz: elapsed' $$log | tail -40; exit 1; }; \
+	    fi; \
 	  done; done
 
 bench: agent ## benchmark against the LinuxKit-shaped engine and write docs/benchmarks.md (root; slow)
