@@ -37,6 +37,7 @@ type options struct {
 	proc      string
 	debug     bool
 	version   bool
+	prefetch  bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -48,6 +49,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.proc, "proc", "/proc", "the proc filesystem to read (for tests)")
 	fs.BoolVar(&o.debug, "debug", false, "log debug detail to stderr")
 	fs.BoolVar(&o.version, "version", false, "print the version to stderr and exit")
+	fs.BoolVar(&o.prefetch, "prefetch", false, "start collecting at once, for an agent that comes through the Docker API, so that the first Collect finds the report ready")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: probe [flags]\n\nServes the dockprobe gRPC service on stdin/stdout; started by `agent probe`, not by people.")
 		fs.PrintDefaults()
@@ -94,16 +96,31 @@ func Run(ctx context.Context, args []string, stdin io.ReadCloser, stdout io.Writ
 	})
 	defer backstop.Stop()
 
+	// The container's start and the handshake take longer than the
+	// collection: with --prefetch the first report is collected
+	// meanwhile, and the first Collect takes it when its hint chooses
+	// the same target.
+	var pre *collect.Prefetched
+	if o.prefetch {
+		pre = collect.Prefetch(ctx, collect.Options{Proc: o.proc, TargetPID: int32(o.targetPID), DockerAPI: true})
+	}
 	collector := func(ctx context.Context, req *probev1.CollectRequest) *probev1.Report {
 		pid := req.GetTargetPid()
 		if pid == 0 {
 			pid = int32(o.targetPID)
 		}
-		return collect.Collect(ctx, collect.Options{
+		opts := collect.Options{
 			Proc:      o.proc,
 			Hint:      req.GetHint(),
 			TargetPID: pid,
-		})
+		}
+		if rep, ok := pre.Take(ctx, opts); ok {
+			log.Debug("collect: the prefetched report fits the request")
+			return rep
+		} else if pre != nil {
+			log.Debug("collect: collecting afresh (the prefetch was used, or chose another target)")
+		}
+		return collect.Collect(ctx, opts)
 	}
 	served := make(chan error, 1)
 	go func() {

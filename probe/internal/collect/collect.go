@@ -61,6 +61,9 @@ type Options struct {
 	// SelfPID is the probe's own pid as Proc numbers it; 0 means
 	// os.Getpid(), right for a probe started with --pid=host.
 	SelfPID int
+	// DockerAPI: the agent came through the Docker API though Hint has
+	// no DockerRootDir yet (Prefetch).
+	DockerAPI bool
 }
 
 // Collect gathers a Report. It always returns one: sections that fail, panic
@@ -68,6 +71,13 @@ type Options struct {
 // others are kept. A section still running at the deadline is abandoned
 // (its goroutine finishes in the background and its result is dropped).
 func Collect(ctx context.Context, opts Options) *probev1.Report {
+	rep, _ := collect(ctx, opts)
+	return rep
+}
+
+// collect is Collect that also returns the collector, which remembers how
+// the target was chosen (Prefetch compares it with a later request's).
+func collect(ctx context.Context, opts Options) (*probev1.Report, *collector) {
 	c := &collector{
 		fsys:    hostfs.New(opts.Proc),
 		opts:    opts,
@@ -102,7 +112,7 @@ func Collect(ctx context.Context, opts Options) *probev1.Report {
 	slices.SortStableFunc(report.Errors, func(a, b *probev1.SectionError) int { return order(a.Section) - order(b.Section) })
 	slices.SortStableFunc(report.Timings, func(a, b *probev1.SectionTiming) int { return order(a.Section) - order(b.Section) })
 	sanitizeUTF8(report.ProtoReflect())
-	return report
+	return report, c
 }
 
 type collector struct {
@@ -114,6 +124,12 @@ type collector struct {
 	// mounts and mountViews sections: at 10,000 mounts a second parse
 	// costs as much as the rest of the collection. Set in phases.
 	targetMounts func() ([]*probev1.Mount, error)
+	// input and choice are how the target was chosen, set in phases
+	// before any section that depends on them starts; chosen says they
+	// were (a choice that panicked leaves it false).
+	input  daemon.Input
+	choice daemon.Choice
+	chosen bool
 }
 
 // outcome is one finished section: apply fills its part of the report.
@@ -186,16 +202,20 @@ func (c *collector) phases() {
 	start = time.Now()
 	var choice daemon.Choice
 	chooseErr := safe(func() error {
-		choice = daemon.Choose(c.withContainerd(daemon.Input{
+		c.input = c.withContainerd(daemon.Input{
 			Daemons:     daemons,
 			Hint:        c.opts.Hint,
+			DockerAPI:   c.opts.DockerAPI,
 			TargetPID:   int(c.opts.TargetPID),
 			ShimAddress: daemon.ParentShimAddress(c.fsys, c.self, scanned),
-		}, scanned))
+		}, scanned)
+		choice = daemon.Choose(c.input)
 		return nil
 	})
 	if chooseErr != nil {
 		choice = daemon.Choice{PID: 1, Method: daemon.MethodPID1, Reason: "choosing the target failed, so pid 1 is the target"}
+	} else {
+		c.choice, c.chosen = choice, true
 	}
 	chooseTime := time.Since(start)
 

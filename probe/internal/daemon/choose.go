@@ -22,6 +22,11 @@ type Input struct {
 	// Daemons are the records of every dockerd found, in pid order.
 	Daemons []*probev1.Daemon
 	Hint    *probev1.TargetHint
+	// DockerAPI says the agent came through the Docker API even though
+	// Hint carries no DockerRootDir yet (a prefetch, started before the
+	// agent's request arrives): the only dockerd then still wins over
+	// the probe's own containerd, as with a DockerRootDir.
+	DockerAPI bool
 	// TargetPID, when positive, overrides the choice of target.
 	TargetPID int
 	// ShimAddress is the containerd address of the probe's own

@@ -84,7 +84,7 @@ func withContainerd(in Input, c Choice) Choice {
 	switch c.Method {
 	case MethodPID1:
 	case MethodOnlyDockerd:
-		if in.Hint.GetDockerRootDir() != "" {
+		if in.DockerAPI || in.Hint.GetDockerRootDir() != "" {
 			return c
 		}
 	default:

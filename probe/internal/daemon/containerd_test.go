@@ -77,6 +77,15 @@ func TestChooseContainerd(t *testing.T) {
 			wantPID: 10, wantMethod: MethodOnlyDockerd,
 		},
 		{
+			name: "the only dockerd, prefetched for the Docker API (no root yet): dockerd",
+			in: Input{
+				Daemons:     []*probev1.Daemon{dockerd(10, "/var/lib/docker", "/run/other.sock")},
+				DockerAPI:   true,
+				Containerds: []Containerd{k3s}, Shim: Shim{Address: k3s.Daemon.ContainerdAddress},
+			},
+			wantPID: 10, wantMethod: MethodOnlyDockerd,
+		},
+		{
 			name: "dockerd tied by data-root wins",
 			in: Input{
 				Daemons:     []*probev1.Daemon{dockerd(10, "/var/lib/docker", sock)},

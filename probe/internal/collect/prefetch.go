@@ -1,0 +1,71 @@
+package collect
+
+import (
+	"context"
+	"sync"
+
+	"github.com/dockprobe/dockprobe/probe/internal/daemon"
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
+)
+
+// Prefetched is a collection started when the probe starts, before the
+// agent's request (and its DockerRootDir hint, which the agent learns
+// from the engine while the container starts) arrives. It serves one
+// request, and only when that request would have chosen the same target.
+type Prefetched struct {
+	done   chan struct{}
+	report *probev1.Report
+	c      *collector
+	once   sync.Once
+}
+
+// Prefetch starts collecting with opts at once and returns without
+// waiting. opts.Hint is usually unknown yet: set opts.DockerAPI when the
+// agent comes through the Docker API.
+func Prefetch(ctx context.Context, opts Options) *Prefetched {
+	p := &Prefetched{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.report, p.c = collect(ctx, opts)
+	}()
+	return p
+}
+
+// Take returns the prefetched report in place of Collect(ctx, opts) when
+// opts chooses the same target and dockerd that the prefetch chose: then
+// every section is what a collection now would read, and only the
+// target's method and reason (which name the evidence, e.g. the data-root
+// match) are rewritten for opts. It answers at most once; ok is false
+// when the report must be collected afresh (another target, a second
+// request, a prefetch that failed to choose, ctx done first).
+func (p *Prefetched) Take(ctx context.Context, opts Options) (rep *probev1.Report, ok bool) {
+	if p == nil {
+		return nil, false
+	}
+	first := false
+	p.once.Do(func() { first = true })
+	if !first {
+		return nil, false
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil, false
+	}
+	if p.c == nil || !p.c.chosen || p.report.GetTarget() == nil {
+		return nil, false
+	}
+	in := p.c.input
+	in.Hint = opts.Hint
+	in.DockerAPI = opts.DockerAPI
+	in.TargetPID = int(opts.TargetPID)
+	var choice daemon.Choice
+	if err := safe(func() error { choice = daemon.Choose(in); return nil }); err != nil {
+		return nil, false
+	}
+	if choice.PID != p.c.choice.PID || choice.Daemon != p.c.choice.Daemon {
+		return nil, false
+	}
+	p.report.Target.Method, p.report.Target.Reason = choice.Method, choice.Reason
+	return p.report, true
+}
