@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -26,12 +27,18 @@ import (
 var ErrTargetGone = errors.New("the target process exited during collection")
 
 // gather runs the engine queries and the probe and merges their answers.
-// The engine's facts run while the container starts (the probe's own
-// start-up takes far longer than they do); only Collect waits for them
-// (it needs the engine's data root as a hint). They are not started
+// The engine's facts run while the container starts (the start takes far
+// longer than they do); only the first calls to the probe wait for them
+// (Collect needs the engine's data root as a hint). They are not started
 // earlier on purpose: on a small or busy VM their /info and /networks
 // calls slowed down the version check, image check and create that the
 // run waits for.
+//
+// The path to the report is kept as short as the engine allows: the
+// container is created before the image and architecture checks answer
+// (runProbeContainer), the probe collects while it is being started and
+// greeted (--prefetch), Handshake and Collect are sent together, and the
+// caller may hang up only after it has rendered (keepOpen).
 func gather(ctx context.Context, c *client.Client, ep endpoint.Endpoint, g *globalOptions, o *probeOptions, stderr io.Writer) (*probev1.Report, error) {
 	var (
 		facts     *probev1.Engine
@@ -98,38 +105,31 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 		}
 		probeLog = stderr
 	}
-	// The name is chosen before anything else, and the watchdog that
-	// removes the container by that name starts while the engine is
-	// asked for its version and the image; it must run before create.
-	name := launch.NewName()
-	deadline := probeDeadline(o.timeout)
-	guardc := make(chan *reaper.Guard, 1)
-	var spawnTime time.Duration
-	go func() {
-		t0 := time.Now()
-		gd, err := reaper.Spawn(reapArgs(g, name, deadline))
-		spawnTime = time.Since(t0)
-		if err != nil && g.debug {
-			fmt.Fprintln(stderr, "agent: no watchdog:", err)
-		}
-		guardc <- gd
-	}()
-	var guard *reaper.Guard
-	guardReady := false
-	getGuard := func() *reaper.Guard {
-		if !guardReady {
-			guard, guardReady = <-guardc, true
-		}
-		return guard
+	// The watchdog must be ready before create; the caller may have
+	// spawned it already, beside its own first engine calls.
+	wd := o.wd
+	if wd == nil {
+		wd = startWatchdog(g, o.timeout, stderr)
 	}
-	// Whatever happens below, the watchdog hears from us: a run that
-	// never created the container lets it check and go.
-	defer func() { getGuard().Done() }()
+	// Whatever happens below, the watchdog hears from us. A successful
+	// run that keeps the session open tells it when it hangs up.
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			wd.finish()
+		}
+	}()
+	name, deadline := wd.name, wd.deadline
+	getGuard := wd.get
+	var guard *reaper.Guard
 
-	// The image's name does not depend on the engine's architecture, so
-	// it is inspected while /version (the cheapest call that says what
-	// the engine runs) is asked; the label is checked against the right
-	// architecture's digest afterwards.
+	// The container is created at once from the image this agent would
+	// load for its own architecture, while /version (the engine's OS and
+	// architecture) and the image's inspect are asked beside it; the
+	// create is kept only when both agree with it. Otherwise (image
+	// absent, stale content under our tag, another architecture, a
+	// Windows engine) the container is discarded and the slow path
+	// loads the image and creates again, as if nothing had been tried.
 	type inspected struct {
 		res client.ImageInspectResult
 		err error
@@ -139,33 +139,17 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 		res, err := c.ImageInspect(ctx, probeimage.Repository+":"+probeimage.Tag(version.Version))
 		inspectc <- inspected{res, err}
 	}()
-	ver, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("%w: read the engine version: %w", engine.ErrEngineUnreachable, err)
+	type versioned struct {
+		res client.ServerVersionResult
+		err error
 	}
-	if strings.EqualFold(ver.Os, "windows") {
-		return nil, fmt.Errorf("%w: switch Docker Desktop to Linux containers (right-click the whale icon, \"Switch to Linux containers...\") and retry", ErrNotLinuxEngine)
-	}
-	arch, ok := engine.GOARCH(ver.Arch)
-	if !ok {
-		return nil, fmt.Errorf("%w: the engine's architecture %q", probeimage.ErrNoBinary, ver.Arch)
-	}
-	im, err := probeimage.Lookup(arch, version.Version)
-	if err != nil {
-		return nil, err
-	}
-	tool.ProbeImage = im.Ref
-
-	progress("image " + im.Ref)
-	in := <-inspectc
-	if _, err := launch.EnsureInspected(ctx, c, im, version.Version, in.res, in.err); err != nil {
-		return nil, err
-	}
-	getGuard()
-	progress(fmt.Sprintf("watchdog ready (spawned in %s)", spawnTime.Round(10*time.Microsecond)))
+	versionc := make(chan versioned, 1)
+	go func() {
+		res, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
+		versionc <- versioned{res, err}
+	}()
 	opts := launch.Options{
 		Name:       name,
-		Image:      im,
 		Version:    version.Version,
 		Privileged: o.privileged,
 		Deadline:   deadline,
@@ -173,31 +157,137 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 		ProbeLog:   probeLog,
 		Progress:   progress,
 		Starting:   startFacts,
+		Prefetch:   true,
+		TargetPID:  o.targetPID,
+	}
+	var (
+		early    *launch.Session
+		earlyErr error
+		guessed  *probeimage.Image
+	)
+	if im, err := probeimage.Lookup(runtime.GOARCH, version.Version); err == nil {
+		guessed = im
+		guard = getGuard()
+		progress(fmt.Sprintf("watchdog ready (spawned in %s)", wd.spawned.Round(10*time.Microsecond)))
+		wd.created = true
+		eo := opts
+		eo.Image = im
+		// A failed early create removes itself by name, synchronously:
+		// the name must be free for the slow path.
+		early, earlyErr = launch.Create(ctx, c, eo)
+	}
+	discard := func() {
+		if early != nil {
+			early.Discard()
+			early = nil
+		}
+	}
+
+	vres := <-versionc
+	ver, err := vres.res, vres.err
+	if err != nil {
+		discard()
+		return nil, fmt.Errorf("%w: read the engine version: %w", engine.ErrEngineUnreachable, err)
+	}
+	if strings.EqualFold(ver.Os, "windows") {
+		discard()
+		return nil, fmt.Errorf("%w: switch Docker Desktop to Linux containers (right-click the whale icon, \"Switch to Linux containers...\") and retry", ErrNotLinuxEngine)
+	}
+	arch, ok := engine.GOARCH(ver.Arch)
+	if !ok {
+		discard()
+		return nil, fmt.Errorf("%w: the engine's architecture %q", probeimage.ErrNoBinary, ver.Arch)
+	}
+	im, err := probeimage.Lookup(arch, version.Version)
+	if err != nil {
+		discard()
+		return nil, err
+	}
+	tool.ProbeImage = im.Ref
+	progress("image " + im.Ref)
+	in := <-inspectc
+	exact := in.err == nil && in.res.Config != nil && in.res.Config.Labels[probeimage.LabelContent] == im.Digest
+	if early != nil && (!exact || guessed.Arch != arch) {
+		progress("early create discarded (image absent, stale or for another architecture)")
+		discard()
+	}
+	if early == nil && earlyErr != nil && exact && guessed != nil && guessed.Arch == arch {
+		// The create itself was refused (Enhanced Container Isolation,
+		// a policy, a name clash): the slow path would only repeat it.
+		return nil, earlyErr
+	}
+	opts.Image = im
+	s := early
+	if s == nil {
+		if _, err := launch.EnsureInspected(ctx, c, im, version.Version, in.res, in.err); err != nil {
+			return nil, err
+		}
+		guard = getGuard()
+		if guessed == nil {
+			progress(fmt.Sprintf("watchdog ready (spawned in %s)", wd.spawned.Round(10*time.Microsecond)))
+		}
+		wd.created = true
+		if guard != nil {
+			opts.Remove = func(string) { guard.Remove() }
+		}
+		if s, err = launch.Create(ctx, c, opts); err != nil {
+			return nil, err
+		}
 	}
 	if guard != nil {
 		// Removal after a failure is the watchdog's job: the agent
 		// reports and exits without waiting for the engine.
-		opts.Remove = func(string) { guard.Remove() }
+		s.SetRemove(func(string) { guard.Remove() })
 	}
-	s, err := launch.Start(ctx, c, opts)
-	if err != nil {
+	if err := s.Begin(ctx, opts); err != nil {
+		return nil, err
+	}
+	// Handshake and Collect go out together: the probe has usually
+	// collected by now (--prefetch), so waiting for the handshake's
+	// answer before asking would cost a round trip. The report counts
+	// only when the handshake succeeds.
+	facts := waitFacts()
+	type collected struct {
+		rep *probev1.Report
+		err error
+	}
+	collectc := make(chan collected, 1)
+	go func() {
+		rep, err := s.Collect(ctx, &probev1.CollectRequest{
+			Hint: &probev1.TargetHint{
+				DockerRootDir:   facts.GetDockerRootDir(),
+				HostGatewayName: launch.HostGatewayName,
+			},
+			TargetPid: int32(o.targetPID),
+		})
+		collectc <- collected{rep, err}
+	}()
+	if err := s.Handshake(ctx, opts); err != nil {
+		s.Abort()
 		return nil, err
 	}
 	tool.ProbeVersion = s.Hello.GetProbeVersion()
-	facts := waitFacts()
 	progress("collect")
-	rep, err := s.Collect(ctx, &probev1.CollectRequest{
-		Hint: &probev1.TargetHint{
-			DockerRootDir:   facts.GetDockerRootDir(),
-			HostGatewayName: launch.HostGatewayName,
-		},
-		TargetPid: int32(o.targetPID),
-	})
+	res := <-collectc
+	rep, err := res.rep, res.err
 	if err != nil {
 		s.Abort()
 		return nil, err
 	}
-	s.Close()
+	if o.keepOpen {
+		// The probe exits when we hang up and the engine then tears its
+		// container down (runc, the netns, AutoRemove): on a small
+		// machine that competes with rendering for the CPU, so the
+		// caller hangs up after rendering. The watchdog's check of the
+		// removal waits for the hang-up too.
+		handedOver = true
+		o.hangUp = func() {
+			s.Close()
+			wd.finish()
+		}
+	} else {
+		s.Close()
+	}
 	progress("done")
 	return rep, nil
 }

@@ -26,6 +26,12 @@ type probeOptions struct {
 	privileged bool
 	// rt chooses Docker or nerdctl (runtime.go).
 	rt runtimeOptions
+	// keepOpen asks gather to leave a successful probe session open and
+	// set hangUp, which the caller calls once the report is written.
+	keepOpen bool
+	hangUp   func()
+	// wd, when set, is the watchdog the caller spawned early.
+	wd *watchdog
 }
 
 func init() { register(newProbeCmd) }
@@ -95,6 +101,11 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	hostc := make(chan *probev1.Host, 1)
 	go func() { hostc <- collectHost() }()
 
+	// The watchdog (a second process) starts while the endpoint is read
+	// and the engine pinged, so that the create does not wait for it.
+	o.wd = startWatchdog(g, o.timeout, stderr)
+	defer o.wd.finish()
+
 	ep, err := g.endpoint()
 	if err != nil {
 		return err
@@ -104,6 +115,7 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	}
 	c, err := engine.New(ctx, ep)
 	if err != nil {
+		o.wd.finish()
 		if done, nerr := o.rt.route(ctx, g, o, err, stdout, stderr); done {
 			return nerr
 		}
@@ -111,7 +123,11 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	}
 	defer c.Close()
 
+	o.keepOpen = true
 	rep, runErr := gather(ctx, c, ep, g, o, stderr)
+	if o.hangUp != nil {
+		defer o.hangUp()
+	}
 	if rep != nil {
 		t0 := time.Now()
 		rep.Host = <-hostc

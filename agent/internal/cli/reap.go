@@ -69,10 +69,12 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 			// of time), so that its list call does not compete with the
 			// agent's create and start on a busy engine.
 			swept := make(chan struct{})
-			woke := make(chan struct{})
+			woke := make(chan byte, 1)
 			go func() {
 				defer close(swept)
-				<-woke
+				if <-woke == reaper.MsgNone {
+					return // the agent never reached the engine's create
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				api, err := open()
@@ -85,7 +87,7 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 			}()
 			err := reaper.Run(context.Background(), os.Stdin, reaper.Options{
 				Name: name, Deadline: deadline, Connect: connect, Log: log,
-				Woke: func() { close(woke) },
+				Woke: func(msg byte) { woke <- msg },
 			})
 			<-swept
 			return err

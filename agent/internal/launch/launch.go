@@ -100,6 +100,11 @@ type Options struct {
 	// even if the agent never hangs up.
 	Deadline time.Duration
 	Debug    bool
+	// Prefetch has the probe collect as soon as it starts, for TargetPID
+	// (0: the dockerd it chooses); the first Collect then usually finds
+	// the report ready. For runs through the Docker API that Collect.
+	Prefetch  bool
+	TargetPID int
 	// ProbeLog receives the probe's stderr.
 	ProbeLog io.Writer
 	// Progress, when set, is told of each step.
@@ -214,6 +219,12 @@ func ContainerConfig(o Options) (*container.Config, *container.HostConfig) {
 	if o.Debug {
 		cmd = append(cmd, "--debug")
 	}
+	if o.Prefetch {
+		cmd = append(cmd, "--prefetch")
+		if o.TargetPID > 0 {
+			cmd = append(cmd, "--target-pid", strconv.Itoa(o.TargetPID))
+		}
+	}
 	cfg := &container.Config{
 		Image:        o.Image.Ref,
 		Cmd:          cmd,
@@ -261,68 +272,108 @@ func ContainerConfig(o Options) (*container.Config, *container.HostConfig) {
 // Start creates, attaches and starts the probe container and completes the
 // handshake. On any error the container is removed before Start returns
 // (or handed to o.Remove).
-func Start(ctx context.Context, api API, o Options) (_ *Session, err error) {
-	s, err := Launch(ctx, api, o)
+func Start(ctx context.Context, api API, o Options) (*Session, error) {
+	s, err := Create(ctx, api, o)
 	if err != nil {
 		return nil, err
 	}
-	// s, not the named result: a failing return sets that to nil first.
+	if err := s.Begin(ctx, o); err != nil {
+		return nil, err
+	}
+	if err := s.Handshake(ctx, o); err != nil {
+		s.abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Begin attaches to and starts a container made by Create and connects a
+// probe client over its stdio; no call is made yet, so that the caller can
+// send its first calls together (Handshake and Collect in flight at once
+// save a round trip through the engine). On any error the container is
+// removed before Begin returns (or handed to o.Remove).
+func (s *Session) Begin(ctx context.Context, o Options) (err error) {
 	defer func() {
 		if err != nil {
 			s.abort()
 		}
 	}()
+	if err := s.attachStart(ctx, o); err != nil {
+		return err
+	}
 	pc, err := probeclient.Dial(transport.SingleUseDialer(s.conn))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.Client = pc
+	return nil
+}
+
+// Handshake checks that the probe speaks the agent's protocol and records
+// its answer in s.Hello. It does not remove the container on failure.
+func (s *Session) Handshake(ctx context.Context, o Options) (err error) {
 	progress(o)("handshake")
-	s.Hello, err = pc.Handshake(ctx, o.Version)
+	s.Hello, err = s.Client.Handshake(ctx, o.Version)
 	if err != nil {
-		return nil, s.explain(err)
+		return s.explain(err)
 	}
-	return s, nil
+	return nil
 }
 
 // Launch creates, attaches and starts the container and returns the
 // session with its raw stream (Conn) but no gRPC client: the transport
 // tests use it to push arbitrary bytes through a real attach stream. On
 // any error the container is removed before Launch returns.
-func Launch(ctx context.Context, api API, o Options) (_ *Session, err error) {
-	progress := progress(o)
-	if o.ProbeLog == nil {
-		o.ProbeLog = io.Discard
+func Launch(ctx context.Context, api API, o Options) (*Session, error) {
+	s, err := Create(ctx, api, o)
+	if err != nil {
+		return nil, err
 	}
-	name := o.Name
-	if name == "" {
-		name = NewName()
+	if err := s.attachStart(ctx, o); err != nil {
+		s.abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Create creates the probe container and neither attaches nor starts it:
+// a caller may create while it still checks the image and the engine's
+// architecture, and throw the container away (Discard) when they turn out
+// wrong. A failed create is removed by name (it may have happened on the
+// engine's side of the wire).
+func Create(ctx context.Context, api API, o Options) (*Session, error) {
+	if o.Name == "" {
+		o.Name = NewName()
 	}
 	cfg, hc := ContainerConfig(o)
 	remove := o.Remove
 	if remove == nil {
 		remove = func(idOrName string) { removeNow(api, idOrName) }
 	}
-
-	progress("create")
-	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
+	progress(o)("create")
+	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: o.Name, Config: cfg, HostConfig: hc})
 	if err != nil {
-		// A create that failed on our side of the wire may still have
-		// happened on the engine's: remove by name.
-		remove(name)
+		remove(o.Name)
 		return nil, refused(ErrCreate, "create", err)
 	}
-	s := &Session{ID: created.ID, Name: name, api: api, remove: remove}
-	defer func() {
-		if err != nil {
-			s.abort()
-		}
-	}()
+	progress(o)("created")
+	return &Session{ID: created.ID, Name: o.Name, api: api, remove: remove}, nil
+}
 
+// Discard removes a created, never started container now and waits for
+// the removal, so that its name is free again.
+func (s *Session) Discard() { removeNow(s.api, s.ID) }
+
+// attachStart attaches to the created container's stdio and starts it.
+func (s *Session) attachStart(ctx context.Context, o Options) error {
+	progress := progress(o)
+	if o.ProbeLog == nil {
+		o.ProbeLog = io.Discard
+	}
 	progress("attach")
-	att, err := api.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	att, err := s.api.ContainerAttach(ctx, s.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return nil, refused(ErrAttach, "attach", err)
+		return refused(ErrAttach, "attach", err)
 	}
 	s.conn = transport.NewConn(hijacked{att.HijackedResponse}, o.ProbeLog)
 
@@ -330,10 +381,10 @@ func Launch(ctx context.Context, api API, o Options) (_ *Session, err error) {
 	if o.Starting != nil {
 		o.Starting()
 	}
-	if _, err := api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
-		return nil, refused(ErrStart, "start", err)
+	if _, err := s.api.ContainerStart(ctx, s.ID, client.ContainerStartOptions{}); err != nil {
+		return refused(ErrStart, "start", err)
 	}
-	return s, nil
+	return nil
 }
 
 // refused classifies a failed create, attach or start: Enhanced Container
@@ -432,3 +483,7 @@ func (h hijacked) Read(p []byte) (int, error)  { return h.Reader.Read(p) }
 func (h hijacked) Write(p []byte) (int, error) { return h.Conn.Write(p) }
 func (h hijacked) Close() error                { h.HijackedResponse.Close(); return nil }
 func (h hijacked) CloseWrite() error           { return h.HijackedResponse.CloseWrite() }
+
+// SetRemove replaces how the session removes its container after a
+// failure from now on (for a caller that hands removal to a watchdog).
+func (s *Session) SetRemove(remove func(idOrName string)) { s.remove = remove }

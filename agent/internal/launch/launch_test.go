@@ -104,3 +104,39 @@ func TestContainerConfigLabelsAndPrivileges(t *testing.T) {
 		t.Errorf("labels %v", cfg.Labels)
 	}
 }
+
+func TestContainerConfigCommand(t *testing.T) {
+	im := &probeimage.Image{Ref: "x"}
+	for _, tc := range []struct {
+		o    Options
+		want []string
+	}{
+		{Options{Image: im, Deadline: time.Minute}, []string{"--deadline", "1m0s"}},
+		{Options{Image: im, Deadline: time.Minute, Debug: true, Prefetch: true}, []string{"--deadline", "1m0s", "--debug", "--prefetch"}},
+		// The prefetch collects for the pid the request will name.
+		{Options{Image: im, Deadline: time.Minute, Prefetch: true, TargetPID: 42}, []string{"--deadline", "1m0s", "--prefetch", "--target-pid", "42"}},
+		{Options{Image: im, Deadline: time.Minute, TargetPID: 42}, []string{"--deadline", "1m0s"}},
+	} {
+		cfg, _ := ContainerConfig(tc.o)
+		if !slices.Equal(cfg.Cmd, tc.want) {
+			t.Errorf("%+v: cmd %q, want %q", tc.o, cfg.Cmd, tc.want)
+		}
+	}
+}
+
+// Discard (the early create turned out wrong) removes the container now and
+// itself, not through the watchdog's one-shot Remove: the name must be
+// free for the create that follows.
+func TestCreateDiscard(t *testing.T) {
+	api := &fakeAPI{}
+	handed := 0
+	s, err := Create(t.Context(), api, Options{Name: "dockprobe-probe-d", Image: &probeimage.Image{Ref: "x"}, Deadline: time.Minute,
+		Remove: func(string) { handed++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Discard()
+	if !slices.Equal(api.removed, []string{s.ID}) || handed != 0 {
+		t.Errorf("removed %v synchronously and handed %d to Remove; want %v and 0", api.removed, handed, []string{s.ID})
+	}
+}

@@ -30,6 +30,10 @@ const (
 	MsgDone = 'd'
 	// MsgRemove: remove the container now, whatever its state.
 	MsgRemove = 'r'
+	// MsgNone: the agent never asked the engine to create the container
+	// (it failed before, e.g. the engine did not answer); the watchdog
+	// exits at once without touching the engine.
+	MsgNone = 'n'
 )
 
 // Command is the hidden subcommand that runs the watchdog.
@@ -63,6 +67,7 @@ func Spawn(args []string) (*Guard, error) {
 		w.Close()
 		return nil, fmt.Errorf("start the cleanup watchdog: %w", err)
 	}
+	lowerPriority(cmd.Process.Pid)
 	r.Close()
 	// Not waited for: the agent usually exits first and the watchdog's
 	// parent becomes init (or nobody, on Windows).
@@ -87,6 +92,10 @@ func (g *Guard) Done() { g.send(MsgDone) }
 // does not wait for it.
 func (g *Guard) Remove() { g.send(MsgRemove) }
 
+// None tells the watchdog that no container was ever asked for: it exits
+// without calling the engine.
+func (g *Guard) None() { g.send(MsgNone) }
+
 // API is what the watchdog needs of the engine; *client.Client has it.
 type API interface {
 	ContainerInspect(ctx context.Context, id string, opts client.ContainerInspectOptions) (client.ContainerInspectResult, error)
@@ -108,9 +117,10 @@ type Options struct {
 	Connect func(ctx context.Context) (API, error)
 	Log     io.Writer
 	// Woke, when set, is called once Run stops waiting for the agent
-	// (a word, EOF, the deadline or ctx): work that must not compete
-	// with the agent's own use of the engine starts then.
-	Woke func()
+	// (a word, EOF, the deadline or ctx) with the word (0 for none):
+	// work that must not compete with the agent's own use of the engine
+	// starts then, unless the word is MsgNone.
+	Woke func(msg byte)
 }
 
 // Run is the watchdog's body: wait for a word or EOF on in, then make sure
@@ -141,7 +151,10 @@ func Run(ctx context.Context, in io.Reader, o Options) error {
 	case <-ctx.Done():
 	}
 	if o.Woke != nil {
-		o.Woke()
+		o.Woke(m)
+	}
+	if m == MsgNone {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.Grace+time.Minute)
 	defer cancel()

@@ -88,6 +88,23 @@ func TestRunAfterDoneForcesWhenStillThere(t *testing.T) {
 	}
 }
 
+// An agent that never reached create (the engine did not answer) says
+// so: the watchdog must not wait a minute for that engine.
+func TestRunAfterNoneExitsWithoutTheEngine(t *testing.T) {
+	var woke []byte
+	err := Run(t.Context(), strings.NewReader(string(rune(MsgNone))), Options{
+		Name: "p", Deadline: time.Minute,
+		Connect: func(context.Context) (API, error) {
+			t.Error("the watchdog connected to the engine after MsgNone")
+			return nil, cerrdefs.ErrUnavailable
+		},
+		Woke: func(m byte) { woke = append(woke, m) },
+	})
+	if err != nil || string(woke) != string(rune(MsgNone)) {
+		t.Fatalf("Run = %v, woke with %q; want nil and one MsgNone", err, woke)
+	}
+}
+
 func TestRunActsAtItsDeadlineWhenTheAgentHangs(t *testing.T) {
 	api := &fakeAPI{present: map[string]bool{"p": true}}
 	pr, pw := io.Pipe() // never written, never closed: a hung agent
