@@ -98,8 +98,10 @@ fuzz: probe ## run every fuzz target for a short budget (FUZZTIME, default 10s)
 	    fi; \
 	  done; done
 
-bench: agent ## benchmark against the LinuxKit-shaped engine and write docs/benchmarks.md (root; slow)
-	$(GO) run ./bench/cmd/dpbench -agent $(BIN)/agent -out docs/benchmarks.md $(BENCHFLAGS)
+bench: agent ## build bin/dpbare, benchmark against the LinuxKit-shaped engine, write docs/benchmarks.md (root; slow)
+	@# dpbare (the bare-client bound) must carry the agent's version: the probe image tag is derived from it.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/dpbare ./agent/cmd/dpbare
+	$(GO) run ./bench/cmd/dpbench -agent $(BIN)/agent -bare $(BIN)/dpbare -out docs/benchmarks.md $(BENCHFLAGS)
 
 check: fmt-check vet proto-check test cross ## everything CI runs: format, vet, proto drift, tests, cross build
 

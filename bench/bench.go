@@ -1,7 +1,8 @@
 // Package bench is dockprobe's benchmark harness (`make bench`): it runs the
 // real agent against the LinuxKit-shaped engine (e2e/lkenv/lkenv.sh),
 // side by side with the floor (`docker run --rm --network none` of a no-op
-// FROM scratch image on the same engine), measures the probe's collection
+// FROM scratch image on the same engine) and the bare-client bound (dpbare:
+// the agent's own create, attach, start and one gRPC call), measures the probe's collection
 // time and footprint, the watch mode's latency and idle cost, and the
 // collection's growth with size, and writes docs/benchmarks.md.
 //
@@ -32,6 +33,7 @@ import (
 
 type options struct {
 	agent    string
+	bare     string
 	lkenv    string
 	netns    string
 	state    string
@@ -53,10 +55,11 @@ func Run(ctx context.Context, args []string) error {
 	var o options
 	fs := flag.NewFlagSet("dpbench", flag.ContinueOnError)
 	fs.StringVar(&o.agent, "agent", "bin/agent", "the agent binary to measure")
+	fs.StringVar(&o.bare, "bare", "bin/dpbare", "the bare-client bound (agent/cmd/dpbare), built with the agent's version")
 	fs.StringVar(&o.lkenv, "lkenv", "e2e/lkenv/lkenv.sh", "the LinuxKit-shaped engine's script")
-	fs.StringVar(&o.netns, "netns", "dp-bench", "LK_NETNS for the engine")
-	fs.StringVar(&o.state, "state", "/var/lib/dp-bench", "LK_STATE for the engine")
-	fs.IntVar(&o.pairs, "pairs", 12, "alternating (a)/(b) pairs")
+	fs.StringVar(&o.netns, "netns", envOr("LK_NETNS", "dp-bench"), "LK_NETNS for the engine (default from $LK_NETNS)")
+	fs.StringVar(&o.state, "state", envOr("LK_STATE", "/var/lib/dp-bench"), "LK_STATE for the engine (default from $LK_STATE)")
+	fs.IntVar(&o.pairs, "pairs", 12, "alternating (a)/(b)/(e) triples")
 	fs.IntVar(&o.cold, "cold", 6, "alternating (c)/(a) pairs (image absent vs present)")
 	fs.IntVar(&o.watchN, "watch", 4, "rounds of watch changes (8 changes per round)")
 	fs.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for the watching probe's CPU")
@@ -74,7 +77,7 @@ func Run(ctx context.Context, args []string) error {
 	}
 	wd, _ := os.Getwd()
 	o.repoRoot = wd
-	for _, p := range []*string{&o.agent, &o.lkenv, &o.out} {
+	for _, p := range []*string{&o.agent, &o.bare, &o.lkenv, &o.out} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err
@@ -82,8 +85,19 @@ func Run(ctx context.Context, args []string) error {
 		*p = abs
 	}
 
+	if _, err := os.Stat(o.bare); err != nil {
+		return fmt.Errorf("the bare-client bound: %w (build it with `make bench`)", err)
+	}
+
 	b := &bench{o: o, res: &results{Date: time.Now().UTC()}}
 	return b.run(ctx)
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
 
 type bench struct {
@@ -289,44 +303,46 @@ func (b *bench) sizes(ctx context.Context) error {
 	return nil
 }
 
-// pairsAB alternates (a) agent probe -o json and (b) the floor, swapping
-// which goes first in every other pair.
+// pairsAB runs (a) agent probe -o json, (b) the floor and (e) the
+// bare-client bound in every pair, rotating the order (a,b,e; b,e,a;
+// e,a,b; ...) so that none always goes first.
 func (b *bench) pairsAB(ctx context.Context) error {
 	a := func() (run, error) { return b.timed(ctx, b.o.agent, "probe", "-o", "json") }
 	floor := func() (run, error) {
 		return b.timed(ctx, "docker", "run", "--rm", "--pull", "never", "--network", "none", b.o.noopTag)
 	}
-	// Warm both paths once.
-	if _, err := a(); err != nil {
-		return err
-	}
-	if _, err := floor(); err != nil {
-		return err
-	}
-	b.logf("(a)/(b): %d alternating pairs", b.o.pairs)
-	for i := range b.o.pairs {
-		var ra, rb run
-		var err error
-		if i%2 == 0 {
-			if ra, err = a(); err == nil {
-				rb, err = floor()
-			}
-		} else {
-			if rb, err = floor(); err == nil {
-				ra, err = a()
-			}
-		}
-		if err != nil {
+	bare := func() (run, error) { return b.timed(ctx, b.o.bare) }
+	// Warm every path once.
+	for _, f := range []func() (run, error){a, floor, bare} {
+		if _, err := f(); err != nil {
 			return err
+		}
+	}
+	b.logf("(a)/(b)/(e): %d pairs, order rotated", b.o.pairs)
+	for i := range b.o.pairs {
+		var ra, rb, re run
+		steps := []struct {
+			f   func() (run, error)
+			dst *run
+		}{{a, &ra}, {floor, &rb}, {bare, &re}}
+		for k := range steps {
+			st := steps[(i+k)%len(steps)]
+			r, err := st.f()
+			if err != nil {
+				return err
+			}
+			*st.dst = r
 		}
 		b.res.A = append(b.res.A, ra.wall)
 		b.res.B = append(b.res.B, rb.wall)
+		b.res.E = append(b.res.E, re.wall)
 		b.res.AgentRSS = append(b.res.AgentRSS, ra.maxRSS)
 		if t, err := sectionTimings(ra.stdout); err == nil {
 			b.res.Timings = append(b.res.Timings, t)
 		}
 		if b.o.verbose {
-			b.logf("pair %d: a %v b %v ratio %.2f", i, ra.wall, rb.wall, float64(ra.wall)/float64(rb.wall))
+			b.logf("pair %d: a %v b %v e %v; a/b %.2f e/b %.2f", i, ra.wall, rb.wall, re.wall,
+				float64(ra.wall)/float64(rb.wall), float64(re.wall)/float64(rb.wall))
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +38,8 @@ type results struct {
 	ProbeImage             string
 
 	A, B         []time.Duration
-	AgentRSS     []int64 // KiB
+	E            []time.Duration // the bare-client bound, same pairs as A and B
+	AgentRSS     []int64         // KiB
 	Timings      []map[string]float64
 	C, CA        []time.Duration
 	AgentRSSCold []int64
@@ -126,11 +128,15 @@ func (b *bench) write() error {
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
 
 	ratios := make([]float64, len(r.A))
+	eRatios := make([]float64, len(r.E))
 	for i := range r.A {
 		ratios[i] = float64(r.A[i]) / float64(r.B[i])
 	}
-	ma, mb := median(r.A), median(r.B)
-	ratio := median(ratios)
+	for i := range r.E {
+		eRatios[i] = float64(r.E[i]) / float64(r.B[i])
+	}
+	ma, mb, me := median(r.A), median(r.B), median(r.E)
+	ratio, eRatio := median(ratios), median(eRatios)
 	coldDelta := median(r.C) - median(r.CA)
 	collection := slowestSection(r.Timings)
 	agentRSS := slices.Max(append([]int64{0}, r.AgentRSS...))
@@ -162,6 +168,7 @@ func (b *bench) write() error {
 	p("| target | measured | |")
 	p("|---|---|---|")
 	p("| (a)/(b) ≤ 0.80 (median of per-pair ratios) | %.2f | %s |", ratio, verdict(ratio <= 0.80))
+	p("| bound: bare client (e)/(b) (create, attach, start, one gRPC call) | %.2f | — |", eRatio)
 	p("| (c) − (a) ≤ 250 ms | %s | %s |", ms(coldDelta), verdict(coldDelta <= 250*time.Millisecond))
 	p("| probe collection ≤ 30 ms (median of the slowest section) | %.1f ms | %s |", collection, verdict(collection > 0 && collection <= 30))
 	p("| probe image ≤ 12 MB | %s | %s |", mib(r.ImageBytes), verdict(r.ImageBytes > 0 && r.ImageBytes <= 12e6))
@@ -186,17 +193,20 @@ func (b *bench) write() error {
 		p("| watch: probe idle CPU near zero | %d ticks (1/100 s) in %s | %s |", r.IdleTicks, r.IdleWindow, verdict(r.IdleTicks <= 1))
 	}
 	p("")
-	p("## (a) `agent probe -o json` vs (b) the floor, alternating")
+	p("## (a) `agent probe -o json` vs (b) the floor and (e) the bare client, alternating")
 	p("")
 	p("(b) is `docker run --rm --pull never --network none %s`: a static no-op binary FROM scratch, built", b.o.noopTag)
-	p("locally by the harness. The order within a pair swaps every pair. Agent RSS is wait4's ru_maxrss.")
+	p("locally by the harness. (e) is `%s` (agent/cmd/dpbare, not shipped): the agent's own launch code", filepath.Base(b.o.bare))
+	p("creating, attaching and starting the probe container with the agent's config and completing one gRPC")
+	p("call (the handshake) over the attach stream, with no collection; it bounds what the agent can reach.")
+	p("The order within a pair rotates every pair (a,b,e; b,e,a; e,a,b). Agent RSS is wait4's ru_maxrss.")
 	p("")
-	p("| pair | (a) agent | (b) floor | (a)/(b) | agent peak RSS |")
-	p("|---|---|---|---|---|")
+	p("| pair | (a) agent | (b) floor | (e) bare client | (a)/(b) | (e)/(b) | agent peak RSS |")
+	p("|---|---|---|---|---|---|---|")
 	for i := range r.A {
-		p("| %d | %s | %s | %.2f | %s |", i+1, ms(r.A[i]), ms(r.B[i]), ratios[i], mib(r.AgentRSS[i]*1024))
+		p("| %d | %s | %s | %s | %.2f | %.2f | %s |", i+1, ms(r.A[i]), ms(r.B[i]), ms(r.E[i]), ratios[i], eRatios[i], mib(r.AgentRSS[i]*1024))
 	}
-	p("| **median** | **%s** | **%s** | **%.2f** | |", ms(ma), ms(mb), ratio)
+	p("| **median** | **%s** | **%s** | **%s** | **%.2f** | **%.2f** | |", ms(ma), ms(mb), ms(me), ratio, eRatio)
 	p("")
 	p("## (c) image absent vs (a) present, alternating")
 	p("")
@@ -311,8 +321,8 @@ func (b *bench) write() error {
 	p("As root on Linux with docker.io, containerd and iproute2 (what `.ci/run` installs):")
 	p("")
 	p("```sh")
-	p("make bench                     # builds bin/agent, runs bench/cmd/dpbench, writes docs/benchmarks.md")
-	p("go run ./bench/cmd/dpbench -h  # pairs, rounds, engine name, output path")
+	p("make bench                     # builds bin/agent and bin/dpbare, runs bench/cmd/dpbench, writes docs/benchmarks.md")
+	p("go run ./bench/cmd/dpbench -h  # pairs, rounds, engine name (or LK_NETNS, LK_STATE), output path")
 	p("```")
 	p("")
 	p("The harness starts its own engine (LK_NETNS=%s, LK_STATE=%s) and removes it afterwards.", b.o.netns, b.o.state)
