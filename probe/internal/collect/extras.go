@@ -134,12 +134,13 @@ func (c *collector) containerLinks(scanned []procs.Process) ([]*probev1.Containe
 	if len(shims) == 0 {
 		return nil, nil
 	}
-	all, err := procs.Scan(c.fsys, func(string) bool { return true })
+	// One stat read per process: only the shims' children are kept.
+	children, err := procs.Children(c.fsys, func(ppid int) bool { _, ok := shims[ppid]; return ok })
 	var out []*probev1.ContainerLink
 	seenNS := map[string]bool{}
-	for _, p := range all {
-		id, ok := shims[p.PPID]
-		if !ok || strings.HasPrefix(p.Comm, "containerd-shim") {
+	for _, p := range children {
+		id := shims[p.PPID]
+		if strings.HasPrefix(p.Comm, "containerd-shim") {
 			continue
 		}
 		if len(out) >= maxContainers {

@@ -81,6 +81,34 @@ func Scan(fsys *hostfs.FS, keep func(comm string) bool) ([]Process, error) {
 	return out, firstErr
 }
 
+// Children lists the processes whose parent parent accepts, in pid order,
+// without their argv: one read of stat per process (which holds both the
+// ppid and comm), for a caller that needs the whole table's parentage but
+// not its command lines. Errors are handled as in Scan.
+func Children(fsys *hostfs.FS, parent func(ppid int) bool) ([]Process, error) {
+	pids, err := fsys.PIDs()
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var out []Process
+	var firstErr error
+	for _, pid := range pids {
+		b, err := fsys.ReadProcFile(pid, "stat")
+		if err == nil {
+			var st Stat
+			if st, err = ParseStat(b); err == nil && parent(st.PPID) {
+				out = append(out, Process{PID: pid, PPID: st.PPID, Comm: st.Comm})
+			} else if err != nil {
+				err = fmt.Errorf("pid %d: %w", pid, err)
+			}
+		}
+		if err != nil && !gone(err) && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return out, firstErr
+}
+
 // Read reads one process's stat and cmdline.
 func Read(fsys *hostfs.FS, pid int) (Process, error) {
 	b, err := fsys.ReadProcFile(pid, "stat")

@@ -115,6 +115,17 @@ func TestScan(t *testing.T) {
 	}
 }
 
+func TestChildren(t *testing.T) {
+	got, err := Children(hostfs.New("testdata/proc"), func(ppid int) bool { return ppid == 880 || ppid == 2 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Process{{PID: 57, PPID: 2, Comm: "kworker/0:1-eve"}, {PID: 905, PPID: 880, Comm: "probe"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Children() =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
 func TestScanRealProc(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc here")
