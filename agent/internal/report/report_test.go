@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 //     daemon.json.
 var fixtures = []string{"desktop", "partial", "findings"}
 
-func loadFixture(t *testing.T, name string) *probev1.Report {
+func loadFixture(t testing.TB, name string) *probev1.Report {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name+".report.json"))
 	if err != nil {

@@ -620,5 +620,12 @@ func join(sep string, parts ...string) string {
 // oneLine keeps a value on its line: tabs would break the columns and
 // newlines the layout.
 func oneLine(s string) string {
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
+	if !strings.ContainsAny(s, "\r\n\t") {
+		return s
+	}
+	return lineBreaks.Replace(s)
 }
+
+// lineBreaks is built once: building a Replacer costs more than using it,
+// and oneLine runs for every cell of the text report.
+var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ")
