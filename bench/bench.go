@@ -206,7 +206,9 @@ type run struct {
 	stdout []byte
 }
 
+// timed runs one measured command on a quiet engine (see quiet).
 func (b *bench) timed(ctx context.Context, name string, args ...string) (run, error) {
+	b.quiet(ctx)
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+b.host, "DOCKER_CONTEXT=")
 	var stdout, stderr bytes.Buffer
@@ -222,6 +224,41 @@ func (b *bench) timed(ctx context.Context, name string, args ...string) (run, er
 		r.maxRSS = ru.Maxrss
 	}
 	return r, nil
+}
+
+// quiet waits (at most 15 s) until the engine holds no probe container and
+// this machine runs no watchdog of an earlier run. The agent does not wait
+// for its container's removal and the floor does: without this, whichever
+// command follows an agent run pays for that run's teardown on the same
+// two cores (measured: a run right after the agent took ~20 ms longer),
+// and a fixed order then favours or penalises one column.
+func (b *bench) quiet(ctx context.Context) {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		// io.dockprobe.probe is launch.LabelProbe (agent/internal, not
+		// importable from here).
+		out, err := b.docker(ctx, "ps", "-aq", "--filter", "label=io.dockprobe.probe")
+		if err == nil && out == "" && !watchdogRunning() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.logf("the engine did not become quiet within 15 s; measuring anyway")
+}
+
+// watchdogRunning reports whether any `agent __reap` process runs.
+func watchdogRunning() bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.Contains(cmdline, []byte("\x00__reap\x00")) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *bench) machine() {
@@ -303,28 +340,33 @@ func (b *bench) sizes(ctx context.Context) error {
 	return nil
 }
 
-// pairsAB runs (a) agent probe -o json, (b) the floor and (e) the
-// bare-client bound in every pair, rotating the order (a,b,e; b,e,a;
-// e,a,b; ...) so that none always goes first.
+// pairsAB runs (a) agent probe -o json, (b) the floor, (e) the
+// bare-client bound and (f) the floor with --network host in every pair,
+// rotating the order so that none always goes first.
 func (b *bench) pairsAB(ctx context.Context) error {
 	a := func() (run, error) { return b.timed(ctx, b.o.agent, "probe", "-o", "json") }
 	floor := func() (run, error) {
 		return b.timed(ctx, "docker", "run", "--rm", "--pull", "never", "--network", "none", b.o.noopTag)
 	}
 	bare := func() (run, error) { return b.timed(ctx, b.o.bare) }
+	// (f) is the floor without its network namespace: what `--network
+	// none` itself costs on this engine (the probe must run with it).
+	hostFloor := func() (run, error) {
+		return b.timed(ctx, "docker", "run", "--rm", "--pull", "never", "--network", "host", b.o.noopTag)
+	}
 	// Warm every path once.
-	for _, f := range []func() (run, error){a, floor, bare} {
+	for _, f := range []func() (run, error){a, floor, bare, hostFloor} {
 		if _, err := f(); err != nil {
 			return err
 		}
 	}
-	b.logf("(a)/(b)/(e): %d pairs, order rotated", b.o.pairs)
+	b.logf("(a)/(b)/(e)/(f): %d rounds, order rotated", b.o.pairs)
 	for i := range b.o.pairs {
-		var ra, rb, re run
+		var ra, rb, re, rf run
 		steps := []struct {
 			f   func() (run, error)
 			dst *run
-		}{{a, &ra}, {floor, &rb}, {bare, &re}}
+		}{{a, &ra}, {floor, &rb}, {bare, &re}, {hostFloor, &rf}}
 		for k := range steps {
 			st := steps[(i+k)%len(steps)]
 			r, err := st.f()
@@ -336,13 +378,14 @@ func (b *bench) pairsAB(ctx context.Context) error {
 		b.res.A = append(b.res.A, ra.wall)
 		b.res.B = append(b.res.B, rb.wall)
 		b.res.E = append(b.res.E, re.wall)
+		b.res.F = append(b.res.F, rf.wall)
 		b.res.AgentRSS = append(b.res.AgentRSS, ra.maxRSS)
 		if t, err := sectionTimings(ra.stdout); err == nil {
 			b.res.Timings = append(b.res.Timings, t)
 		}
 		if b.o.verbose {
-			b.logf("pair %d: a %v b %v e %v; a/b %.2f e/b %.2f", i, ra.wall, rb.wall, re.wall,
-				float64(ra.wall)/float64(rb.wall), float64(re.wall)/float64(rb.wall))
+			b.logf("pair %d: a %v b %v e %v f %v; a/b %.2f e/b %.2f f/b %.2f", i, ra.wall, rb.wall, re.wall, rf.wall,
+				float64(ra.wall)/float64(rb.wall), float64(re.wall)/float64(rb.wall), float64(rf.wall)/float64(rb.wall))
 		}
 	}
 	return nil
