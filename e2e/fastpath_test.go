@@ -17,17 +17,7 @@ import (
 // LinuxKit-shaped one: the prefetch tells them apart by the probe's
 // containerd, the request by data-root, and the report must say data-root.
 func TestFastPathPrefetchedReportIsTheRequestedOne(t *testing.T) {
-	r := agent(t, lkHost(), "--debug", "probe", "-o", "json")
-	if r.code != 0 {
-		t.Fatalf("agent --debug probe exited %d\n%s", r.code, r.stderr)
-	}
-	if !strings.Contains(r.stderr, "the prefetched report fits the request") {
-		t.Errorf("the probe did not use its prefetched report; its log:\n%s", r.stderr)
-	}
-	doc := decode(t, r.stdout)
-	if got := str(num(doc, "target", "pid")); got != lkEnv["LK_DOCKERD_PID"] {
-		t.Errorf(".target.pid = %s, want %s", got, lkEnv["LK_DOCKERD_PID"])
-	}
+	doc := debugProbe(t, "the prefetched report fits the request")
 	if m := get(doc, "target", "method"); m != "data-root" {
 		t.Errorf(".target.method = %v, want data-root (the request's hint), reason %v", m, get(doc, "target", "reason"))
 	}
@@ -35,7 +25,7 @@ func TestFastPathPrefetchedReportIsTheRequestedOne(t *testing.T) {
 	// --target-pid names another process: the probe's prefetch collects
 	// for it from the start and the report is that pid's.
 	pid := lkEnv["LK_CONTAINERD_PID"]
-	r = agent(t, lkHost(), "--debug", "probe", "-o", "json", "--target-pid", pid)
+	r := agent(t, lkHost(), "--debug", "probe", "-o", "json", "--target-pid", pid)
 	if r.code != 0 {
 		t.Fatalf("agent probe --target-pid exited %d\n%s", r.code, r.stderr)
 	}
@@ -68,21 +58,31 @@ func TestFastPathStaleImageUnderOurTag(t *testing.T) {
 		t.Fatalf("setup: the label under %s is %q", ref, got)
 	}
 
+	debugProbe(t, "early create discarded")
+	if got := label(); got == "stale" || len(got) != 64 {
+		t.Errorf("after the run the label under %s is %q, want the embedded probe's sha256", ref, got)
+	}
+	requireNoProbes(t, 10*time.Second)
+}
+
+// debugProbe runs `agent --debug probe -o json` against the LinuxKit-shaped
+// engine, requires success, the line want in its log (the agent's steps
+// and the probe's own log) and the engine's dockerd as the target, and
+// returns the report.
+func debugProbe(t *testing.T, want string) map[string]any {
+	t.Helper()
 	r := agent(t, lkHost(), "--debug", "probe", "-o", "json")
 	if r.code != 0 {
-		t.Fatalf("agent probe with a stale image exited %d\n%s", r.code, r.stderr)
+		t.Fatalf("agent --debug probe exited %d\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "early create discarded") {
-		t.Errorf("no early create was discarded; log:\n%s", r.stderr)
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("%q is not in the log:\n%s", want, r.stderr)
 	}
 	doc := decode(t, r.stdout)
 	if got := str(num(doc, "target", "pid")); got != lkEnv["LK_DOCKERD_PID"] {
 		t.Errorf(".target.pid = %s, want %s", got, lkEnv["LK_DOCKERD_PID"])
 	}
-	if got := label(); got == "stale" || len(got) != 64 {
-		t.Errorf("after the run the label under %s is %q, want the embedded probe's sha256", ref, got)
-	}
-	requireNoProbes(t, 10*time.Second)
+	return doc
 }
 
 // decode parses a JSON report printed on stdout.

@@ -59,26 +59,19 @@ func Scan(fsys *hostfs.FS, keep func(comm string) bool) ([]Process, error) {
 	if keep == nil {
 		keep = Interesting
 	}
-	pids, err := fsys.PIDs()
-	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
-	}
 	var out []Process
-	var firstErr error
-	for _, pid := range pids {
+	err := eachPID(fsys, func(pid int) error {
 		b, err := fsys.ReadProcFile(pid, "comm")
-		if err == nil && keep(string(bytes.TrimSuffix(b, []byte("\n")))) {
-			var p Process
-			if p, err = Read(fsys, pid); err == nil {
-				out = append(out, p)
-			}
+		if err != nil || !keep(string(bytes.TrimSuffix(b, []byte("\n")))) {
+			return err
 		}
-		// One unreadable process (hidepid, a race) must not hide the rest.
-		if err != nil && !gone(err) && firstErr == nil {
-			firstErr = err
+		p, err := Read(fsys, pid)
+		if err == nil {
+			out = append(out, p)
 		}
-	}
-	return out, firstErr
+		return err
+	})
+	return out, err
 }
 
 // Children lists the processes whose parent parent accepts, in pid order,
@@ -86,27 +79,40 @@ func Scan(fsys *hostfs.FS, keep func(comm string) bool) ([]Process, error) {
 // ppid and comm), for a caller that needs the whole table's parentage but
 // not its command lines. Errors are handled as in Scan.
 func Children(fsys *hostfs.FS, parent func(ppid int) bool) ([]Process, error) {
+	var out []Process
+	err := eachPID(fsys, func(pid int) error {
+		b, err := fsys.ReadProcFile(pid, "stat")
+		if err != nil {
+			return err
+		}
+		st, err := ParseStat(b)
+		if err != nil {
+			return fmt.Errorf("pid %d: %w", pid, err)
+		}
+		if parent(st.PPID) {
+			out = append(out, Process{PID: pid, PPID: st.PPID, Comm: st.Comm})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// eachPID calls read for every process of fsys in pid order. A process that
+// exits meanwhile is skipped silently; one that cannot be read (hidepid, a
+// race) must not hide the rest, so the first such error is returned after
+// all of them were tried. Failing to list the processes is returned at once.
+func eachPID(fsys *hostfs.FS, read func(pid int) error) error {
 	pids, err := fsys.PIDs()
 	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
+		return fmt.Errorf("list processes: %w", err)
 	}
-	var out []Process
 	var firstErr error
 	for _, pid := range pids {
-		b, err := fsys.ReadProcFile(pid, "stat")
-		if err == nil {
-			var st Stat
-			if st, err = ParseStat(b); err == nil && parent(st.PPID) {
-				out = append(out, Process{PID: pid, PPID: st.PPID, Comm: st.Comm})
-			} else if err != nil {
-				err = fmt.Errorf("pid %d: %w", pid, err)
-			}
-		}
-		if err != nil && !gone(err) && firstErr == nil {
+		if err := read(pid); err != nil && !gone(err) && firstErr == nil {
 			firstErr = err
 		}
 	}
-	return out, firstErr
+	return firstErr
 }
 
 // Read reads one process's stat and cmdline.
