@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -123,20 +122,22 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 	getGuard := wd.get
 	var guard *reaper.Guard
 
-	// The container is created at once from the image this agent would
-	// load for its own architecture, while /version (the engine's OS and
-	// architecture) and the image's inspect are asked beside it; the
-	// create is kept only when both agree with it. Otherwise (image
-	// absent, stale content under our tag, another architecture, a
-	// Windows engine) the container is discarded and the slow path
-	// loads the image and creates again, as if nothing had been tried.
+	// The container is created at once from the image under our tag
+	// (the tag does not depend on the architecture), while /version (the
+	// engine's OS and architecture) and the image's inspect are asked
+	// beside it; the create is kept only when the tag holds exactly the
+	// probe this agent carries for the engine's architecture. Otherwise
+	// (image absent, stale content under our tag, a Windows engine) the
+	// never-started container is discarded and the slow path loads the
+	// image and creates again, as if nothing had been tried.
 	type inspected struct {
 		res client.ImageInspectResult
 		err error
 	}
+	ref := probeimage.Repository + ":" + probeimage.Tag(version.Version)
 	inspectc := make(chan inspected, 1)
 	go func() {
-		res, err := c.ImageInspect(ctx, probeimage.Repository+":"+probeimage.Tag(version.Version))
+		res, err := c.ImageInspect(ctx, ref)
 		inspectc <- inspected{res, err}
 	}()
 	type versioned struct {
@@ -160,22 +161,14 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 		Prefetch:   true,
 		TargetPID:  o.targetPID,
 	}
-	var (
-		early    *launch.Session
-		earlyErr error
-		guessed  *probeimage.Image
-	)
-	if im, err := probeimage.Lookup(runtime.GOARCH, version.Version); err == nil {
-		guessed = im
-		guard = getGuard()
-		progress(fmt.Sprintf("watchdog ready (spawned in %s)", wd.spawned.Round(10*time.Microsecond)))
-		wd.created = true
-		eo := opts
-		eo.Image = im
-		// A failed early create removes itself by name, synchronously:
-		// the name must be free for the slow path.
-		early, earlyErr = launch.Create(ctx, c, eo)
-	}
+	guard = getGuard()
+	progress(fmt.Sprintf("watchdog ready (spawned in %s)", wd.spawned.Round(10*time.Microsecond)))
+	wd.created = true
+	eo := opts
+	eo.Image = &probeimage.Image{Ref: ref}
+	// A failed early create removes itself by name, synchronously: the
+	// name must be free for the slow path.
+	early, earlyErr := launch.Create(ctx, c, eo)
 	discard := func() {
 		if early != nil {
 			early.Discard()
@@ -207,11 +200,11 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 	progress("image " + im.Ref)
 	in := <-inspectc
 	exact := in.err == nil && in.res.Config != nil && in.res.Config.Labels[probeimage.LabelContent] == im.Digest
-	if early != nil && (!exact || guessed.Arch != arch) {
-		progress("early create discarded (image absent, stale or for another architecture)")
+	if early != nil && !exact {
+		progress("early create discarded (image absent, or not this agent's probe for " + arch + ")")
 		discard()
 	}
-	if early == nil && earlyErr != nil && exact && guessed != nil && guessed.Arch == arch {
+	if early == nil && earlyErr != nil && exact {
 		// The create itself was refused (Enhanced Container Isolation,
 		// a policy, a name clash): the slow path would only repeat it.
 		return nil, earlyErr
@@ -222,11 +215,6 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 		if _, err := launch.EnsureInspected(ctx, c, im, version.Version, in.res, in.err); err != nil {
 			return nil, err
 		}
-		guard = getGuard()
-		if guessed == nil {
-			progress(fmt.Sprintf("watchdog ready (spawned in %s)", wd.spawned.Round(10*time.Microsecond)))
-		}
-		wd.created = true
 		if guard != nil {
 			opts.Remove = func(string) { guard.Remove() }
 		}
