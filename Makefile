@@ -17,7 +17,7 @@ GOFILES   := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 .PHONY: help build probe agent cross image proto proto-check check vet fmt-check test unit e2e fuzz bench clean
 
 help: ## list the targets
-	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: agent ## build the probe (linux/amd64, linux/arm64) and the agent into bin/
 
