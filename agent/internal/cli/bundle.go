@@ -165,12 +165,9 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, b *bundle.Builder, logw io.Writer) (*probev1.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	ep, err := g.endpoint()
+	ep, err := g.endpointWarned(logw)
 	if err != nil {
 		return nil, err
-	}
-	for _, w := range ep.Warnings {
-		fmt.Fprintln(logw, "warning:", w)
 	}
 	o.progress.Step("connect")
 	c, err := engine.New(ctx, ep)

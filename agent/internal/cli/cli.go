@@ -32,6 +32,19 @@ func (g *globalOptions) endpoint() (endpoint.Endpoint, error) {
 	return endpoint.Resolve(endpoint.Options{Host: g.host, Context: g.context, Getenv: os.Getenv})
 }
 
+// endpointWarned is endpoint that also prints the resolution's warnings
+// (an unreadable config.json, as the docker CLI warns) to w, one line each.
+func (g *globalOptions) endpointWarned(w io.Writer) (endpoint.Endpoint, error) {
+	ep, err := g.endpoint()
+	if err != nil {
+		return ep, err
+	}
+	for _, msg := range ep.Warnings {
+		fmt.Fprintln(w, "warning:", msg)
+	}
+	return ep, nil
+}
+
 // Run executes the agent with args (without the program name).
 func Run(ctx context.Context, args []string) error {
 	root := newRoot()

@@ -92,18 +92,21 @@ func gather(ctx context.Context, c *client.Client, ep endpoint.Endpoint, g *glob
 // probeDeadline is the probe's own --deadline for an agent timeout.
 func probeDeadline(timeout time.Duration) time.Duration { return timeout + 5*time.Second }
 
-func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(), waitFacts func() *probev1.Engine, g *globalOptions, o *probeOptions, tool *probev1.Tool, stderr io.Writer) (*probev1.Report, error) {
-	// The terminal's progress line (nil-safe, off when not a terminal);
-	// --debug prints every step with its time instead.
-	progress := o.progress.Step
-	var probeLog io.Writer = io.Discard
-	if g.debug {
-		start := time.Now()
-		progress = func(step string) {
-			fmt.Fprintf(stderr, "agent: %6.1fms %s\n", float64(time.Since(start).Microseconds())/1000, step)
-		}
-		probeLog = stderr
+// steps says where a probe run reports its steps: the terminal's progress
+// line (nil-safe, off when not a terminal), or with --debug every step with
+// its time since now and the probe's own log, on stderr.
+func steps(g *globalOptions, o *probeOptions, stderr io.Writer) (progress func(string), probeLog io.Writer) {
+	if !g.debug {
+		return o.progress.Step, io.Discard
 	}
+	start := time.Now()
+	return func(step string) {
+		fmt.Fprintf(stderr, "agent: %6.1fms %s\n", float64(time.Since(start).Microseconds())/1000, step)
+	}, stderr
+}
+
+func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(), waitFacts func() *probev1.Engine, g *globalOptions, o *probeOptions, tool *probev1.Tool, stderr io.Writer) (*probev1.Report, error) {
+	progress, probeLog := steps(g, o, stderr)
 	// The watchdog must be ready before create; the caller may have
 	// spawned it already, beside its own first engine calls.
 	wd := o.wd

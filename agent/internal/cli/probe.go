@@ -106,12 +106,9 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	o.wd = startWatchdog(g, o.timeout, stderr)
 	defer o.wd.finish()
 
-	ep, err := g.endpoint()
+	ep, err := g.endpointWarned(stderr)
 	if err != nil {
 		return err
-	}
-	for _, w := range ep.Warnings {
-		fmt.Fprintln(stderr, "warning:", w)
 	}
 	c, err := engine.New(ctx, ep)
 	if err != nil {

@@ -132,15 +132,7 @@ func gatherNerdctl(ctx context.Context, g *globalOptions, o *probeOptions, stder
 		return nil, fmt.Errorf("%w: %w", engine.ErrEngineUnreachable, err)
 	}
 	c := &nerdctl.Client{Path: bin, Address: o.rt.address, Namespace: o.rt.namespace}
-	progress := o.progress.Step
-	var probeLog io.Writer = io.Discard
-	if g.debug {
-		start := time.Now()
-		progress = func(step string) {
-			fmt.Fprintf(stderr, "agent: %6.1fms %s\n", float64(time.Since(start).Microseconds())/1000, step)
-		}
-		probeLog = stderr
-	}
+	progress, probeLog := steps(g, o, stderr)
 
 	// Debris of earlier runs whose nerdctl died is removed after this
 	// run, not beside it: a `nerdctl rm` racing this run's `nerdctl run`

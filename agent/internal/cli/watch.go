@@ -73,12 +73,9 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, stdout, st
 		defer cancel()
 		deadline = o.duration + 10*time.Second
 	}
-	ep, err := g.endpoint()
+	ep, err := g.endpointWarned(stderr)
 	if err != nil {
 		return err
-	}
-	for _, w := range ep.Warnings {
-		fmt.Fprintln(stderr, "warning:", w)
 	}
 	c, err := engine.New(ctx, ep)
 	if err != nil {
