@@ -21,6 +21,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/dockprobe/dockprobe/probe/internal/daemon"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
@@ -161,7 +162,7 @@ type Settings struct {
 // ConfigFile is the config file a containerd with these flags reads.
 func ConfigFile(flags []*probev1.Flag) (file, source string) {
 	if v := FlagValue(flags, "config"); v != "" {
-		return v, "flag"
+		return v, daemon.SourceFlag
 	}
 	return DefaultConfigFile, "default"
 }

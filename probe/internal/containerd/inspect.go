@@ -2,12 +2,10 @@ package containerd
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"strings"
 
+	"github.com/dockprobe/dockprobe/probe/internal/daemon"
 	"github.com/dockprobe/dockprobe/probe/internal/hostfs"
 	"github.com/dockprobe/dockprobe/probe/internal/procs"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -42,28 +40,10 @@ func Inspect(fsys *hostfs.FS, p procs.Process) *probev1.Daemon {
 }
 
 func readConfig(fsys *hostfs.FS, pid int, d *probev1.Daemon) {
-	if !path.IsAbs(d.ConfigFile) {
-		d.ConfigError = fmt.Sprintf("config file %q is relative to containerd's working directory, which the probe does not read", d.ConfigFile)
+	b, ok := daemon.ReadConfigFile(fsys, pid, d, "containerd", "--config", MaxConfigSize)
+	if !ok {
 		return
 	}
-	b, err := fsys.ReadInRoot(pid, d.ConfigFile, MaxConfigSize)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// containerd runs on its defaults without a config file, unless
-		// --config named one.
-		if d.ConfigFileSource == "flag" {
-			d.ConfigError = fmt.Sprintf("%s, given by --config, does not exist", d.ConfigFile)
-		}
-		return
-	case errors.Is(err, hostfs.ErrTooLarge):
-		d.ConfigFileExists = true
-		d.ConfigError = fmt.Sprintf("%s is larger than %d bytes; not read", d.ConfigFile, MaxConfigSize)
-		return
-	case err != nil:
-		d.ConfigError = err.Error()
-		return
-	}
-	d.ConfigFileExists = true
 	// TOML is not JSON: the text is always kept (credentials masked), and
 	// the parsed keys too.
 	d.ConfigRaw = MaskSecrets(strings.ToValidUTF8(string(b), "\uFFFD"))

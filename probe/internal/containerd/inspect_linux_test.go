@@ -57,7 +57,8 @@ func TestInspect(t *testing.T) {
 			files: map[string]string{"etc/containerd/config.toml": "[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"r.example.com\".auth]\n  username = \"alice\"\n  password = \"S3cret-XYZ\"\n  auth = \"YWxpY2U6UzNjcmV0\"\n"},
 			addr:  DefaultAddress,
 		},
-		{name: "missing --config", argv: "containerd -c /nope.toml", addr: DefaultAddress, configErr: "does not exist"},
+		{name: "missing --config", argv: "containerd -c /nope.toml", addr: DefaultAddress, configErr: "/nope.toml, given by --config, does not exist"},
+		{name: "relative --config is not read", argv: "containerd --config rd.toml", addr: DefaultAddress, configErr: "relative to containerd's working directory"},
 		{
 			name: "bad TOML keeps the text", argv: "containerd",
 			files: map[string]string{"etc/containerd/config.toml": "root = \"/x\nstate = 1"}, addr: DefaultAddress, configErr: "line 1",

@@ -53,28 +53,10 @@ func Inspect(fsys *hostfs.FS, p procs.Process, all []procs.Process) *probev1.Dae
 
 // readConfig fills the config fields of d from its daemon.json.
 func readConfig(fsys *hostfs.FS, pid int, d *probev1.Daemon) {
-	if !path.IsAbs(d.ConfigFile) {
-		d.ConfigError = fmt.Sprintf("config file %q is relative to dockerd's working directory, which the probe does not read", d.ConfigFile)
+	b, ok := ReadConfigFile(fsys, pid, d, "dockerd", "--config-file", MaxConfigSize)
+	if !ok {
 		return
 	}
-	b, err := fsys.ReadInRoot(pid, d.ConfigFile, MaxConfigSize)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// No daemon.json is the common case; a missing --config-file is
-		// not (dockerd refuses to start without it, so it went away).
-		if d.ConfigFileSource == SourceFlag {
-			d.ConfigError = fmt.Sprintf("%s, given by --config-file, does not exist", d.ConfigFile)
-		}
-		return
-	case errors.Is(err, hostfs.ErrTooLarge):
-		d.ConfigFileExists = true
-		d.ConfigError = fmt.Sprintf("%s is larger than %d bytes; not read", d.ConfigFile, MaxConfigSize)
-		return
-	case err != nil:
-		d.ConfigError = err.Error()
-		return
-	}
-	d.ConfigFileExists = true
 	val, err := ParseConfig(bytes.NewReader(b))
 	d.Config = val
 	if err != nil {
@@ -83,6 +65,37 @@ func readConfig(fsys *hostfs.FS, pid int, d *probev1.Daemon) {
 			d.ConfigRaw = strings.ToValidUTF8(string(b), "\uFFFD")
 		}
 	}
+}
+
+// ReadConfigFile reads d.ConfigFile, at most max bytes, inside the root of
+// the daemon pid (named who, its config flag flag) and records what stands
+// in the way in d: a relative path (the probe does not read the daemon's
+// working directory), a file too large, a read error, or a missing file
+// that the flag named (a missing default file is the common case and no
+// error). ok says the bytes were read; d.ConfigFileExists is set then and
+// for a file too large.
+func ReadConfigFile(fsys *hostfs.FS, pid int, d *probev1.Daemon, who, flag string, max int64) (b []byte, ok bool) {
+	if !path.IsAbs(d.ConfigFile) {
+		d.ConfigError = fmt.Sprintf("config file %q is relative to %s's working directory, which the probe does not read", d.ConfigFile, who)
+		return nil, false
+	}
+	b, err := fsys.ReadInRoot(pid, d.ConfigFile, max)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if d.ConfigFileSource == SourceFlag {
+			d.ConfigError = fmt.Sprintf("%s, given by %s, does not exist", d.ConfigFile, flag)
+		}
+		return nil, false
+	case errors.Is(err, hostfs.ErrTooLarge):
+		d.ConfigFileExists = true
+		d.ConfigError = fmt.Sprintf("%s is larger than %d bytes; not read", d.ConfigFile, max)
+		return nil, false
+	case err != nil:
+		d.ConfigError = err.Error()
+		return nil, false
+	}
+	d.ConfigFileExists = true
+	return b, true
 }
 
 // impliedContainerd is the containerd a dockerd without --containerd talks
