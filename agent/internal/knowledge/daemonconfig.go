@@ -3,6 +3,7 @@ package knowledge
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -91,12 +92,7 @@ func EffectiveConfig(d *probev1.Daemon) []*probev1.ConfigValue {
 		fromFlag[key] = true
 	}
 	fields := configFields(d)
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		if fromFlag[k] {
 			continue
 		}
@@ -148,12 +144,7 @@ type UnknownKey struct {
 func UnknownKeys(d *probev1.Daemon) []UnknownKey {
 	var out []UnknownKey
 	fields := configFields(d)
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		if slices.Contains(ConfigKeys, k) {
 			continue
 		}
