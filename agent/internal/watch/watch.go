@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -143,7 +142,7 @@ func Restarted(before *probev1.Daemon, ready *probev1.WatchEvent) *probev1.Watch
 	if after.GetPid() == before.GetPid() {
 		return ready
 	}
-	added, removed := argsDiff(before.GetArgv(), after.GetArgv())
+	added, removed := probev1.ArgsDiff(before.GetArgv(), after.GetArgv())
 	summary := fmt.Sprintf("dockerd restarted: pid %d -> %d", before.GetPid(), after.GetPid())
 	if len(added)+len(removed) == 0 {
 		summary += ", same arguments"
@@ -152,20 +151,6 @@ func Restarted(before *probev1.Daemon, ready *probev1.WatchEvent) *probev1.Watch
 	}
 	return &probev1.WatchEvent{Kind: KindDaemon, Action: ActionRestarted, ObservedUnixNano: ready.GetObservedUnixNano(),
 		TargetPid: ready.GetTargetPid(), ProbePid: ready.GetProbePid(), Daemon: after, ArgsAdded: added, ArgsRemoved: removed, Summary: summary}
-}
-
-func argsDiff(before, after []string) (added, removed []string) {
-	for _, a := range after {
-		if !slices.Contains(before, a) {
-			added = append(added, a)
-		}
-	}
-	for _, b := range before {
-		if !slices.Contains(after, b) {
-			removed = append(removed, b)
-		}
-	}
-	return added, removed
 }
 
 // waitEngine pings the engine until it answers, ctx ends or EngineWait

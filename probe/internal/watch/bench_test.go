@@ -22,13 +22,3 @@ func BenchmarkMountDiff(b *testing.B) {
 		}
 	}
 }
-
-func BenchmarkArgsDiff(b *testing.B) {
-	before := []string{"/usr/local/bin/dockerd", "--config-file", "/run/config/docker/daemon.json", "--containerd", "/run/containerd/containerd.sock",
-		"--pidfile", "/run/desktop/docker.pid", "--swarm-default-advertise-addr=192.168.65.3", "--host-gateway-ip", "192.168.65.254"}
-	after := append(append([]string(nil), before[:len(before)-1]...), "192.168.65.2", "--debug")
-	b.ReportAllocs()
-	for b.Loop() {
-		ArgsDiff(before, after)
-	}
-}

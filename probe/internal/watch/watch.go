@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -129,22 +128,6 @@ func (w *watcher) choose() (int, *probev1.Daemon, error) {
 		d = nil
 	}
 	return c.PID, d, nil
-}
-
-// ArgsDiff returns the arguments only in after and only in before, each in
-// its own order: what a restart changed on dockerd's command line.
-func ArgsDiff(before, after []string) (added, removed []string) {
-	for _, a := range after {
-		if !slices.Contains(before, a) {
-			added = append(added, a)
-		}
-	}
-	for _, b := range before {
-		if !slices.Contains(after, b) {
-			removed = append(removed, b)
-		}
-	}
-	return added, removed
 }
 
 // MountDiff compares two mount tables by mount id and returns the events

@@ -63,7 +63,7 @@ func (w *watcher) run(ctx context.Context) {
 		if nd == nil {
 			return
 		}
-		added, removed := ArgsDiff(d.GetArgv(), nd.GetArgv())
+		added, removed := probev1.ArgsDiff(d.GetArgv(), nd.GetArgv())
 		summary := fmt.Sprintf("dockerd restarted: pid %d -> %d", pid, npid)
 		if len(added)+len(removed) == 0 {
 			summary += ", same arguments"

@@ -7,21 +7,6 @@ import (
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
-func TestArgsDiff(t *testing.T) {
-	before := []string{"dockerd", "--host-gateway-ip", "192.168.65.254", "--debug"}
-	after := []string{"dockerd", "--host-gateway-ip", "192.168.65.2", "--debug", "--iptables=false"}
-	added, removed := ArgsDiff(before, after)
-	if !slices.Equal(added, []string{"192.168.65.2", "--iptables=false"}) {
-		t.Errorf("added = %q", added)
-	}
-	if !slices.Equal(removed, []string{"192.168.65.254"}) {
-		t.Errorf("removed = %q", removed)
-	}
-	if a, r := ArgsDiff(before, before); a != nil || r != nil {
-		t.Errorf("same args: added %q removed %q", a, r)
-	}
-}
-
 func TestMountDiff(t *testing.T) {
 	m := func(id int32, point, opts string) *probev1.Mount {
 		return &probev1.Mount{Id: id, MountPoint: point, Options: opts, FsType: "tmpfs", Source: "none"}

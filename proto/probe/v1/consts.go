@@ -1,7 +1,8 @@
 // Package probev1 is the gRPC contract between the dockprobe agent and the
 // probe: generated messages and service stubs (probe.pb.go, probe_grpc.pb.go,
-// never edited by hand; `make proto` regenerates them) and the protocol
-// constants both sides compare in the handshake.
+// never edited by hand; `make proto` regenerates them), the protocol
+// constants both sides compare in the handshake, and ArgsDiff, which both
+// sides use to fill a watch event's changed arguments.
 package probev1
 
 // ProtocolVersion changes when a message or RPC changes in a way the other
