@@ -190,6 +190,18 @@ func (fs *FS) PIDs() ([]int, error) {
 	return pids, nil
 }
 
+// inRoot is where a read of path inside pid's root starts: the root
+// (<proc>/<pid>/root) and path made absolute and clean (cleanInRoot).
+func (fs *FS) inRoot(pid int, path string) (root, clean string, err error) {
+	if clean, err = cleanInRoot(path); err != nil {
+		return "", "", err
+	}
+	if root, err = fs.procPath(pid, "root"); err != nil {
+		return "", "", err
+	}
+	return root, clean, nil
+}
+
 // cleanInRoot validates a path to read inside a process's root. Paths are
 // taken as absolute inside that root; NUL bytes and empty paths are refused.
 func cleanInRoot(path string) (string, error) {

@@ -21,11 +21,7 @@ var noOpenat2 atomic.Bool
 // root and symlinks on the way resolve inside it too, so a hostile
 // "/etc/os-release -> /../../etc/shadow" stays inside the target's tree.
 func (fs *FS) ReadInRoot(pid int, path string, max int64) ([]byte, error) {
-	clean, err := cleanInRoot(path)
-	if err != nil {
-		return nil, err
-	}
-	root, err := fs.procPath(pid, "root")
+	root, clean, err := fs.inRoot(pid, path)
 	if err != nil {
 		return nil, err
 	}

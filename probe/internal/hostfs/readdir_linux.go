@@ -16,11 +16,7 @@ import (
 // /etc/cni/net.d cannot lead out of the target's tree. Entries are only
 // named and typed (lstat-like: a symlink is reported as one, not followed).
 func (fs *FS) ReadDirInRoot(pid int, path string, max int) ([]DirEntry, error) {
-	clean, err := cleanInRoot(path)
-	if err != nil {
-		return nil, err
-	}
-	root, err := fs.procPath(pid, "root")
+	root, clean, err := fs.inRoot(pid, path)
 	if err != nil {
 		return nil, err
 	}
