@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,6 +128,8 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	if ts := rep.GetCollectedAt(); ts != nil {
 		collected = ts.AsTime().UTC()
 	}
+	// "unix:///var/run/docker.sock 28.3.2", either part left out when unknown.
+	engineLine := strings.Join(slices.DeleteFunc([]string{rep.GetEngine().GetHost(), rep.GetEngine().GetServerVersion()}, isEmpty), " ")
 	m := bundle.Manifest{
 		Tool: bundle.Tool{
 			AgentVersion: rep.GetTool().GetAgentVersion(), ProbeVersion: rep.GetTool().GetProbeVersion(),
@@ -136,7 +139,7 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 		CreatedAt:   created.Format(time.RFC3339),
 		CollectedAt: collected.Format(time.RFC3339),
 		Command:     "agent bundle",
-		Engine:      scrub.String(join(" ", rep.GetEngine().GetHost(), rep.GetEngine().GetServerVersion())),
+		Engine:      scrub.String(engineLine),
 		Reduced:     runErr != nil,
 	}
 	if runErr != nil {
@@ -225,15 +228,7 @@ func writeZip(file string, b *bundle.Builder, m bundle.Manifest, readme string, 
 	return nil
 }
 
-func join(sep string, parts ...string) string {
-	var kept []string
-	for _, p := range parts {
-		if p != "" {
-			kept = append(kept, p)
-		}
-	}
-	return strings.Join(kept, sep)
-}
+func isEmpty(s string) bool { return s == "" }
 
 // bundleReadme is README.md: what the reader has in hand and where to look
 // first.
