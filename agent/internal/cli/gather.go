@@ -121,9 +121,6 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 			wd.finish()
 		}
 	}()
-	name, deadline := wd.name, wd.deadline
-	getGuard := wd.get
-	var guard *reaper.Guard
 
 	// The container is created at once from the image under our tag
 	// (the tag does not depend on the architecture), while /version (the
@@ -153,10 +150,10 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 		versionc <- versioned{res, err}
 	}()
 	opts := launch.Options{
-		Name:       name,
+		Name:       wd.name,
 		Version:    version.Version,
 		Privileged: o.privileged,
-		Deadline:   deadline,
+		Deadline:   wd.deadline,
 		Debug:      g.debug,
 		ProbeLog:   probeLog,
 		Progress:   progress,
@@ -164,7 +161,7 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 		Prefetch:   true,
 		TargetPID:  o.targetPID,
 	}
-	guard = getGuard()
+	guard := wd.get()
 	progress(fmt.Sprintf("watchdog ready (spawned in %s)", wd.spawned.Round(10*time.Microsecond)))
 	wd.created = true
 	eo := opts

@@ -2,7 +2,7 @@ package collect
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 
 	"github.com/dockprobe/dockprobe/probe/internal/daemon"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -16,7 +16,7 @@ type Prefetched struct {
 	done   chan struct{}
 	report *probev1.Report
 	c      *collector
-	once   sync.Once
+	taken  atomic.Bool
 }
 
 // Prefetch starts collecting with opts at once and returns without
@@ -42,9 +42,7 @@ func (p *Prefetched) Take(ctx context.Context, opts Options) (rep *probev1.Repor
 	if p == nil {
 		return nil, false
 	}
-	first := false
-	p.once.Do(func() { first = true })
-	if !first {
+	if !p.taken.CompareAndSwap(false, true) {
 		return nil, false
 	}
 	select {
