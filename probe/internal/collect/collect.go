@@ -190,11 +190,7 @@ func (c *collector) phases() {
 	start = time.Now()
 	var daemons []*probev1.Daemon
 	inspectErr := safe(func() error {
-		for _, p := range scanned {
-			if daemon.IsDockerd(p) {
-				daemons = append(daemons, daemon.Inspect(c.fsys, p, scanned))
-			}
-		}
+		daemons = daemon.InspectAll(c.fsys, scanned)
 		return nil
 	})
 	inspectTime := time.Since(start)

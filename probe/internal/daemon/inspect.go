@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/dockprobe/dockprobe/probe/internal/hostfs"
@@ -21,6 +22,32 @@ import (
 // the default would match the engine's /var/lib/docker by accident.
 func IsDockerd(p procs.Process) bool {
 	return len(p.Argv) > 0 && (p.Comm == "dockerd" || procs.Base(p.Argv) == "dockerd")
+}
+
+// InspectAll inspects every dockerd among scanned, in scan order. A
+// dockerd whose parent is a dockerd with the very same command line is
+// skipped: it is a fork that has not yet exec'd (dockerd re-executes itself
+// for helpers), and counting it would give the engine's data-root and
+// containerd address two owners, so neither could be told from the other.
+// Seen only while many containers start at once.
+func InspectAll(fsys *hostfs.FS, scanned []procs.Process) []*probev1.Daemon {
+	argv := map[int][]string{}
+	for _, p := range scanned {
+		if IsDockerd(p) {
+			argv[p.PID] = p.Argv
+		}
+	}
+	var out []*probev1.Daemon
+	for _, p := range scanned {
+		if !IsDockerd(p) {
+			continue
+		}
+		if parent, ok := argv[p.PPID]; ok && slices.Equal(parent, p.Argv) {
+			continue
+		}
+		out = append(out, Inspect(fsys, p, scanned))
+	}
+	return out
 }
 
 // Inspect builds the Daemon record of the dockerd process p, reading its

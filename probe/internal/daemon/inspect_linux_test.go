@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,4 +70,25 @@ func TestInspect(t *testing.T) {
 			t.Errorf("exists %v, error %q", d.GetConfigFileExists(), d.GetConfigError())
 		}
 	})
+}
+
+// A dockerd forked by the engine's dockerd that has not exec'd yet has the
+// same command line: it is not a second engine.
+func TestInspectAllSkipsAForkInProgress(t *testing.T) {
+	fsys := hostfs.New("testdata/proc")
+	desktop := readArgv(t, "desktop")
+	all := []procs.Process{
+		{PID: 143, PPID: 1, Comm: "dockerd", Argv: desktop},
+		{PID: 900, PPID: 1, Comm: "dockerd", Argv: readArgv(t, "ci-second")},
+		{PID: 4054, PPID: 143, Comm: "dockerd", Argv: desktop},
+		// A dockerd started by a dockerd with another command line is one.
+		{PID: 4060, PPID: 900, Comm: "dockerd", Argv: []string{"dockerd", "--data-root", "/var/lib/nested"}},
+	}
+	var pids []int32
+	for _, d := range InspectAll(fsys, all) {
+		pids = append(pids, d.GetPid())
+	}
+	if want := []int32{143, 900, 4060}; !slices.Equal(pids, want) {
+		t.Errorf("InspectAll pids = %v, want %v", pids, want)
+	}
 }

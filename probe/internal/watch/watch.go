@@ -111,14 +111,8 @@ func (w *watcher) choose() (int, *probev1.Daemon, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("scan processes: %w", err)
 	}
-	var daemons []*probev1.Daemon
-	for _, p := range scanned {
-		if daemon.IsDockerd(p) {
-			daemons = append(daemons, daemon.Inspect(w.fsys, p, scanned))
-		}
-	}
 	c := daemon.Choose(daemon.Input{
-		Daemons:     daemons,
+		Daemons:     daemon.InspectAll(w.fsys, scanned),
 		Hint:        w.req.GetHint(),
 		TargetPID:   int(w.req.GetTargetPid()),
 		ShimAddress: daemon.ParentShimAddress(w.fsys, os.Getpid(), scanned),
