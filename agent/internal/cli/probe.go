@@ -125,7 +125,9 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	if o.hangUp != nil {
 		defer o.hangUp()
 	}
-	if rep != nil {
+	// An interrupted run prints no report: the user asked it to stop, and
+	// a half-gathered report would read as the answer.
+	if rep != nil && !interrupted(ctx) {
 		t0 := time.Now()
 		rep.Host = <-hostc
 		analyze(rep)

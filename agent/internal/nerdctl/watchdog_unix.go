@@ -15,17 +15,17 @@ import (
 // that nerdctl to end and force-removes the container by name. A nerdctl
 // that loses the agent's pipes dies of SIGPIPE on its next write (Go
 // programs do, whatever the inherited disposition) before its own --rm
-// cleanup: this is what removes the container then. When the agent died
-// before it could say the pid, nerdctl may still be creating the
-// container, so the removal is repeated for a while (the name is unique).
+// cleanup: this is what removes the container then. The removal is
+// repeated for a while in every case (the name is unique): an agent that
+// died before it could say the pid leaves nerdctl creating the container,
+// and containerd may finish a create whose client has just gone.
 const watchdogScript = `read -r pid || :
 read -r _ || :
 if [ -n "$pid" ]; then
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-	exec "$@" >/dev/null 2>&1
 fi
 i=0
-while [ "$i" -lt 20 ]; do "$@" >/dev/null 2>&1; sleep 0.5; i=$((i + 1)); done`
+while [ "$i" -lt 16 ]; do "$@" >/dev/null 2>&1; sleep 0.5; i=$((i + 1)); done`
 
 // watchdog is a detached shell that outlives the agent.
 type watchdog struct {
