@@ -238,11 +238,7 @@ func desktopDefaults(rep *probev1.Report) *probev1.Finding {
 	for _, f := range rep.GetDaemon().GetFlags() {
 		n := strings.TrimLeft(f.GetName(), "-")
 		if _, known := knowledge.DesktopDefaults[n]; !known {
-			dash := "--"
-			if len(n) == 1 {
-				dash = "-"
-			}
-			ev = append(ev, strings.TrimSpace(fmt.Sprintf("%s%s %s", dash, n, f.GetValue()))+": not a flag Docker Desktop gives")
+			ev = append(ev, strings.TrimSpace(f.Option()+" "+f.GetValue())+": not a flag Docker Desktop gives")
 			extra++
 		}
 	}

@@ -117,7 +117,7 @@ func HTML(w io.Writer, r *probev1.Report) error {
 		Raw:  rawJSON(d),
 	}
 	for _, f := range d.GetFlags() {
-		ds.Rows = append(ds.Rows, []string{"--" + f.GetName(), f.GetValue()})
+		ds.Rows = append(ds.Rows, []string{f.Option(), f.GetValue()})
 	}
 	switch {
 	case d.GetConfig() != nil:

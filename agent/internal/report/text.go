@@ -326,7 +326,7 @@ func (t *textWriter) daemon(d *probev1.Daemon) {
 			if f.GetHasValue() && value == "" {
 				value = `""`
 			}
-			rows = append(rows, []string{"--" + f.GetName(), value})
+			rows = append(rows, []string{f.Option(), value})
 		}
 		t.table(4, rows)
 	}
