@@ -176,6 +176,21 @@ func (e *engineEnv) exec(t *testing.T, args ...string) string {
 	return string(out)
 }
 
+// daemonPath is the PATH lkenv.sh starts e's daemons with.
+func daemonPath(e *engineEnv) string {
+	if e.Bin == "" {
+		return os.Getenv("PATH")
+	}
+	return e.Bin + ":" + os.Getenv("PATH")
+}
+
+// command is lkenv.sh with args for this environment, not yet started.
+func (e *engineEnv) command(args ...string) *exec.Cmd {
+	cmd := exec.Command("bash", append([]string{lkScript}, args...)...)
+	cmd.Env = append(os.Environ(), e.settings...)
+	return cmd
+}
+
 // sibling starts another environment of the same engine (with suffix in
 // its names and extra lkenv settings) for t alone, and stops it when t ends.
 func (e *engineEnv) sibling(t *testing.T, suffix string, extra ...string) *engineEnv {

@@ -16,7 +16,6 @@ import (
 
 var (
 	agentBin string
-	lkEnv    map[string]string // from lkenv.sh env
 	lkScript string
 )
 
@@ -64,7 +63,6 @@ func run(m *testing.M) (int, error) {
 	for _, e := range engines {
 		fmt.Printf("e2e: %s: Docker %s (API %s), DOCKER_HOST=%s, netns %s\n", e.Name, e.Version, e.API, e.Host, e.Env["LK_NETNS"])
 	}
-	lkEnv = engines[0].Env
 	return m.Run(), nil
 }
 
