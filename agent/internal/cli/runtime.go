@@ -139,6 +139,9 @@ func gatherNerdctl(ctx context.Context, g *globalOptions, o *probeOptions, stder
 	// in the same namespace made the run fail ("container not found").
 	// A failing sweep is only worth a debug line.
 	defer func() {
+		if sweepOff() {
+			return
+		}
 		if n, err := nerdctl.Sweep(ctx, c, time.Now()); err != nil || n > 0 {
 			progress(fmt.Sprintf("stale probes removed: %d (%v)", n, err))
 		}
