@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,11 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/dockprobe/dockprobe/agent/internal/bundle"
-	"github.com/dockprobe/dockprobe/agent/internal/engine"
 	"github.com/dockprobe/dockprobe/agent/internal/report"
 	"github.com/dockprobe/dockprobe/internal/version"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -69,6 +66,9 @@ status is the probe's.`,
 			if err := o.probe.output.validate(); err != nil {
 				return err
 			}
+			if err := o.probe.rt.validate(g); err != nil {
+				return err
+			}
 			return runBundle(cmd.Context(), g, o, cmd.ErrOrStderr())
 		},
 	}
@@ -79,6 +79,7 @@ status is the probe's.`,
 	f.IntVar(&o.probe.targetPID, "target-pid", 0, "collect from this pid instead of the dockerd serving the engine")
 	f.DurationVar(&o.probe.timeout, "timeout", 60*time.Second, "give up after this long")
 	f.BoolVar(&o.probe.privileged, "privileged", false, "run the probe with --privileged instead of its minimal capabilities (fallback only)")
+	o.probe.rt.addFlags(f)
 	return cmd
 }
 
@@ -167,48 +168,29 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 }
 
 // bundleGather runs the probe like `agent probe` does and also keeps the
-// engine's own API answers.
+// engine's own answers about itself.
 func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, b *bundle.Builder, logw io.Writer) (*probev1.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	ep, err := g.endpointWarned(logw)
-	if err != nil {
-		return nil, err
-	}
-	o.progress.Step("connect")
-	c, err := engine.New(ctx, ep)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	engineAnswers(ctx, c, b)
 	// The log gets everything --debug would show.
 	dg := *g
 	dg.debug = true
-	o.progress.Step("probe")
-	return gather(ctx, c, ep, &dg, o, logw)
-}
-
-// engineAnswers adds the engine's API answers as the API gave them.
-func engineAnswers(ctx context.Context, c *client.Client, b *bundle.Builder) {
-	add := func(name, producer string, v any, err error) {
-		if err != nil {
-			b.Add(name+".error.txt", producer, []byte(err.Error()+"\n"))
-			return
-		}
-		j, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			b.Add(name+".error.txt", producer, []byte(err.Error()+"\n"))
-			return
-		}
-		b.Add(name+".json", producer, append(j, '\n'))
+	o.progress.Step("connect")
+	progress, _ := steps(&dg, o, logw)
+	l, err := o.rt.open(ctx, &dg, launchOptions{probeDeadline: probeDeadline(o.timeout), watchdog: true, warn: logw, progress: progress})
+	if err != nil {
+		return nil, err
 	}
-	ver, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
-	add("engine/version", "engine API GET /version", ver, err)
-	info, err := c.Info(ctx, client.InfoOptions{})
-	add("engine/info", "engine API GET /info", info.Info, err)
-	nets, err := c.NetworkList(ctx, client.NetworkListOptions{})
-	add("engine/networks", "engine API GET /networks", nets.Items, err)
+	defer l.Close()
+	for _, a := range l.Answers(ctx) {
+		if a.Err != nil {
+			b.Add(a.Name+".error.txt", a.Producer, []byte(a.Err.Error()+"\n"))
+			continue
+		}
+		b.Add(a.Name+".json", a.Producer, a.JSON)
+	}
+	o.progress.Step("probe")
+	return gather(ctx, l, &dg, o, logw)
 }
 
 func writeZip(file string, b *bundle.Builder, m bundle.Manifest, readme string, modTime time.Time) error {
@@ -259,7 +241,7 @@ func bundleReadme(m bundle.Manifest, r *probev1.Report) string {
 | report.txt | the same report as ` + "`agent probe`" + ` prints it |
 | report.json, report.yaml | the versioned JSON report; report.schema.json is its JSON Schema (rules in dockprobe's docs/json.md) |
 | raw/ | the sources in their original text forms: mountinfo, argv (one argument per line), the daemon config file, ip addr / ip route dumps, the probe container's /etc/hosts |
-| engine/ | the engine's API answers: /version, /info, /networks |
+| engine/ | the engine's own answers: the API's /version, /info, /networks (or nerdctl's version, info and network ls) |
 | agent.log | the agent's progress and the probe's own log |
 | manifest.json | every file with size, sha256 and producer; versions; timestamps; what was redacted |
 

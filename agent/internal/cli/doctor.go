@@ -8,11 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/dockprobe/dockprobe/agent/internal/checks"
-	"github.com/dockprobe/dockprobe/agent/internal/engine"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
@@ -26,6 +24,7 @@ type doctorOptions struct {
 	timeout    time.Duration
 	targetPID  int
 	privileged bool
+	rt         runtimeOptions
 }
 
 func init() { register(newDoctorCmd) }
@@ -64,31 +63,31 @@ agent probe (README.md).`,
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long")
 	f.IntVar(&o.targetPID, "target-pid", 0, "collect from this pid instead of the dockerd serving the engine")
 	f.BoolVar(&o.privileged, "privileged", false, "run the probe with --privileged (fallback only)")
+	o.rt.addFlags(f)
 	return cmd
 }
 
 func runDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	ep, err := g.endpoint()
-	if err != nil {
+	if err := o.rt.validate(g); err != nil {
 		return err
 	}
-	c, err := engine.New(ctx, ep)
+	l, err := o.rt.open(ctx, g, launchOptions{probeDeadline: probeDeadline(o.timeout), watchdog: true, warn: stderr})
 	if err != nil {
 		return doctorBlocked(err, stdout, o.output)
 	}
-	defer c.Close()
+	defer l.Close()
 	po := &probeOptions{targetPID: o.targetPID, timeout: o.timeout, privileged: o.privileged}
 	po.output.format = o.output
-	rep, runErr := gather(ctx, c, ep, g, po, stderr)
+	rep, runErr := gather(ctx, l, g, po, stderr)
 	if runErr != nil && interrupted(ctx) {
 		return runErr // no verdicts on a run the user stopped
 	}
 	if rep == nil {
 		return doctorBlocked(runErr, stdout, o.output)
 	}
-	analyzeWith(rep, containerNames(ctx, c))
+	analyzeWith(rep, l.ContainerNames(ctx))
 	if err := writeDoctor(stdout, rep, o.output); err != nil {
 		return err
 	}
@@ -150,22 +149,6 @@ func doctorText(w io.Writer, fs []*probev1.Finding) error {
 	fmt.Fprintf(&b, "\n%d checks: %d pass, %d warn, %d fail, %d skip\n", len(fs), counts[checks.Pass], counts[checks.Warn], counts[checks.Fail], counts[checks.Skip])
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// containerNames maps running containers' ids to their names, to name the
-// veths; an engine that does not answer leaves them unnamed.
-func containerNames(ctx context.Context, c *client.Client) map[string]string {
-	list, err := c.ContainerList(ctx, client.ContainerListOptions{})
-	if err != nil {
-		return nil
-	}
-	out := map[string]string{}
-	for _, ct := range list.Items {
-		if len(ct.Names) > 0 {
-			out[ct.ID] = strings.TrimPrefix(ct.Names[0], "/")
-		}
-	}
-	return out
 }
 
 // renderJSONReport writes the report as JSON through the same renderer as

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dockprobe/dockprobe/agent/internal/engine"
 	"github.com/dockprobe/dockprobe/agent/internal/knowledge"
 	"github.com/dockprobe/dockprobe/agent/internal/pathmap"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -20,6 +19,7 @@ type pathOptions struct {
 	output  string
 	check   bool
 	timeout time.Duration
+	rt      runtimeOptions
 }
 
 func init() { register(newPathCmd) }
@@ -44,6 +44,9 @@ does not look for the file itself (the probe reads no path you choose).`,
 			if o.output != "text" && o.output != "json" {
 				return fmt.Errorf("%w: --output must be text or json, got %q", ErrUsage, o.output)
 			}
+			if err := o.rt.validate(g); err != nil {
+				return err
+			}
 			f, err := pathmap.Translate(strings.TrimSpace(args[0]))
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrUsage, err)
@@ -61,6 +64,7 @@ does not look for the file itself (the probe reads no path you choose).`,
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&o.check, "check", false, "run the probe and say whether the drive's share is mounted in the VM")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long (with --check)")
+	o.rt.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -80,16 +84,12 @@ type vmCheck struct {
 func checkInVM(ctx context.Context, g *globalOptions, o *pathOptions, f pathmap.Forms, stderr io.Writer) (*vmCheck, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	ep, err := g.endpoint()
+	l, err := o.rt.open(ctx, g, launchOptions{probeDeadline: probeDeadline(o.timeout), watchdog: true, warn: stderr})
 	if err != nil {
 		return nil, err
 	}
-	c, err := engine.New(ctx, ep)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	rep, err := gather(ctx, c, ep, g, &probeOptions{timeout: o.timeout}, stderr)
+	defer l.Close()
+	rep, err := gather(ctx, l, g, &probeOptions{timeout: o.timeout}, stderr)
 	if err != nil {
 		return nil, err
 	}

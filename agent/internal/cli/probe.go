@@ -2,19 +2,18 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
 // ErrNotLinuxEngine is returned for an engine in Windows containers mode.
-var ErrNotLinuxEngine = errors.New("the engine runs Windows containers")
+var ErrNotLinuxEngine = launcher.ErrNotLinuxEngine
 
 type probeOptions struct {
 	// output is how render writes the report (output.go).
@@ -30,8 +29,6 @@ type probeOptions struct {
 	// set hangUp, which the caller calls once the report is written.
 	keepOpen bool
 	hangUp   func()
-	// wd, when set, is the watchdog the caller spawned early.
-	wd *watchdog
 }
 
 func init() { register(newProbeCmd) }
@@ -87,11 +84,11 @@ non-Docker IP addresses with consistent pseudonyms.`,
 }
 
 // runProbe produces the report. When the probe cannot run, the report still
-// carries what the engine's API said, and the error explains why.
+// carries what the engine said, and the error explains why.
 func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	if done, err := o.rt.route(ctx, g, o, nil, stdout, stderr); done {
+	if err := o.rt.validate(g); err != nil {
 		return err
 	}
 
@@ -101,27 +98,17 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	hostc := make(chan *probev1.Host, 1)
 	go func() { hostc <- collectHost() }()
 
-	// The watchdog (a second process) starts while the endpoint is read
-	// and the engine pinged, so that the create does not wait for it.
-	o.wd = startWatchdog(g, o.timeout, stderr)
-	defer o.wd.finish()
-
-	ep, err := g.endpointWarned(stderr)
+	// Docker's watchdog (a second process) is spawned beside the engine's
+	// ping, so that the create does not wait for it.
+	progress, _ := steps(g, o, stderr)
+	l, err := o.rt.open(ctx, g, launchOptions{probeDeadline: probeDeadline(o.timeout), watchdog: true, warn: stderr, progress: progress})
 	if err != nil {
 		return err
 	}
-	c, err := engine.New(ctx, ep)
-	if err != nil {
-		o.wd.finish()
-		if done, nerr := o.rt.route(ctx, g, o, err, stdout, stderr); done {
-			return nerr
-		}
-		return err
-	}
-	defer c.Close()
+	defer l.Close()
 
 	o.keepOpen = true
-	rep, runErr := gather(ctx, c, ep, g, o, stderr)
+	rep, runErr := gather(ctx, l, g, o, stderr)
 	if o.hangUp != nil {
 		defer o.hangUp()
 	}

@@ -16,12 +16,6 @@ import (
 
 func init() { register(newReapCmd) }
 
-// sweepLabels are the labels the sweep reads.
-var sweepLabels = reaper.Labels{
-	Probe: launch.LabelProbe, AgentPID: launch.LabelAgentPID,
-	AgentHost: launch.LabelAgentHost, Deadline: launch.LabelDeadline,
-}
-
 // sweepOff reports whether DOCKPROBE_SWEEP=off asks runs not to remove
 // what earlier runs left. Only tests that must prove each run cleans up
 // after itself set it: with the sweep on, a later run hides an earlier
@@ -87,7 +81,7 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 				if err != nil {
 					return
 				}
-				if gone, _ := reaper.Sweep(ctx, api, sweepLabels, name, time.Now(), reaper.Alive); len(gone) > 0 {
+				if gone, _ := reaper.Sweep(ctx, api, launch.SweepLabels, name, time.Now(), reaper.Alive); len(gone) > 0 {
 					fmt.Fprintln(log, "reaper: removed stale probes", gone)
 				}
 			}()

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -15,21 +14,21 @@ import (
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
 	"github.com/dockprobe/dockprobe/agent/internal/engine"
 	"github.com/dockprobe/dockprobe/agent/internal/launch"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/nerdctl"
-	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
-	"github.com/dockprobe/dockprobe/internal/version"
-	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
+	"github.com/dockprobe/dockprobe/agent/internal/reaper"
 )
 
-// Runtimes `agent probe --runtime` accepts.
+// Runtimes `--runtime` accepts.
 const (
 	RuntimeAuto    = "auto"
-	RuntimeDocker  = "docker"
-	RuntimeNerdctl = "nerdctl"
+	RuntimeDocker  = launch.RuntimeDocker
+	RuntimeNerdctl = nerdctl.Runtime
 )
 
 // runtimeOptions choose how the probe is launched: through the Docker
-// Engine API, or through nerdctl on a containerd host.
+// Engine API, or through nerdctl on a containerd host. Every command that
+// talks to an engine has these flags and opens its launcher through open.
 type runtimeOptions struct {
 	runtime   string
 	address   string
@@ -81,141 +80,80 @@ func (r *runtimeOptions) nerdctlFallback(dockerErr error, g *globalOptions) bool
 	return err == nil
 }
 
-// route sends a probe run to nerdctl when it should go there. runProbe
-// calls it twice: before Docker is tried (dockerErr nil: the flags decide)
-// and when no Docker engine answered (dockerErr: auto mode falls back).
-// done says the run went to nerdctl (or the flags were wrong) and err is
-// its outcome.
-func (r *runtimeOptions) route(ctx context.Context, g *globalOptions, o *probeOptions, dockerErr error, stdout, stderr io.Writer) (done bool, err error) {
+// launchOptions are what a command needs of its launcher.
+type launchOptions struct {
+	// probeDeadline, when set, spawns the Docker watchdog of the first
+	// probe at once, beside the engine's ping. Commands that run the
+	// probe set it; watch and cleanup do not (a watch's probe ends on
+	// stdin EOF and is removed when the watch ends).
+	probeDeadline time.Duration
+	// watchdog guards each Docker probe with a watchdog process.
+	watchdog bool
+	// warn hears the endpoint's warnings and the fallback to nerdctl.
+	warn io.Writer
+	// progress hears what only --debug shows.
+	progress func(string)
+}
+
+// open is the one place that chooses the runtime: nerdctl when the flags
+// say so; else Docker, falling back to nerdctl in auto mode when no Docker
+// engine answered (nerdctlFallback). Every command runs the probe through
+// the launcher it returns.
+func (r *runtimeOptions) open(ctx context.Context, g *globalOptions, lo launchOptions) (launcher.Launcher, error) {
+	if err := r.validate(g); err != nil {
+		return nil, err
+	}
+	if lo.warn == nil {
+		lo.warn = io.Discard
+	}
+	if r.nerdctlFirst() {
+		return r.openNerdctl(ctx, lo)
+	}
+	ep, err := g.endpointWarned(lo.warn)
+	if err != nil {
+		return nil, err
+	}
+	cfg := launch.Config{Endpoint: ep}
+	if lo.watchdog {
+		cfg.Watchdog = g.spawnWatchdog
+		cfg.Deadline = lo.probeDeadline
+	}
+	if g.debug {
+		cfg.Debug = lo.warn
+	}
+	d, dockerErr := launch.Open(ctx, cfg)
 	if dockerErr == nil {
-		if err := r.validate(g); err != nil {
-			return true, err
-		}
-		if !r.nerdctlFirst() {
-			return false, nil
-		}
-	} else {
-		if !r.nerdctlFallback(dockerErr, g) {
-			return false, nil
-		}
-		fmt.Fprintf(stderr, "agent: no Docker engine answered (%v); using nerdctl\n", dockerErr)
-		err := runNerdctlProbe(ctx, g, o, stdout, stderr)
-		if errors.Is(err, engine.ErrEngineUnreachable) {
-			// Neither answered: say so for both.
-			return true, fmt.Errorf("%w; nor did nerdctl: %v", dockerErr, err)
-		}
-		return true, err
+		return d, nil
 	}
-	return true, runNerdctlProbe(ctx, g, o, stdout, stderr)
+	if !r.nerdctlFallback(dockerErr, g) {
+		return nil, dockerErr
+	}
+	fmt.Fprintf(lo.warn, "agent: no Docker engine answered (%v); using nerdctl\n", dockerErr)
+	l, err := r.openNerdctl(ctx, lo)
+	if errors.Is(err, engine.ErrEngineUnreachable) {
+		// Neither answered: say so for both.
+		return nil, fmt.Errorf("%w; nor did nerdctl: %v", dockerErr, err)
+	}
+	return l, err
 }
 
-// runNerdctlProbe is runProbe for a containerd host: the same report,
-// analysis and rendering, with the engine's facts and the probe's launch
-// going through nerdctl.
-func runNerdctlProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, stderr io.Writer) error {
-	rep, runErr := gatherNerdctl(ctx, g, o, stderr)
-	o.progress.Done()
-	if rep != nil {
-		analyze(rep)
-		if err := render(stdout, rep, o.output); err != nil {
-			return err
-		}
-	}
-	return runErr
-}
-
-// gatherNerdctl reads containerd's facts through nerdctl, runs the probe
-// and merges their answers, as gather does for Docker.
-func gatherNerdctl(ctx context.Context, g *globalOptions, o *probeOptions, stderr io.Writer) (*probev1.Report, error) {
-	bin, err := nerdctl.Find(o.rt.nerdctl)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", engine.ErrEngineUnreachable, err)
-	}
-	c := &nerdctl.Client{Path: bin, Address: o.rt.address, Namespace: o.rt.namespace}
-	progress, probeLog := steps(g, o, stderr)
-
-	// Debris of earlier runs whose nerdctl died is removed after this
-	// run, not beside it: a `nerdctl rm` racing this run's `nerdctl run`
-	// in the same namespace made the run fail ("container not found").
-	// A failing sweep is only worth a debug line.
-	defer func() {
-		if sweepOff() {
-			return
-		}
-		if n, err := nerdctl.Sweep(ctx, c, time.Now()); err != nil || n > 0 {
-			progress(fmt.Sprintf("stale probes removed: %d (%v)", n, err))
-		}
-	}()
-	progress("nerdctl facts")
-	facts, factErrs := nerdctl.Facts(ctx, c)
-	tool := &probev1.Tool{AgentVersion: version.Version, ProtocolVersion: probev1.ProtocolVersion}
-	rep := &probev1.Report{SchemaVersion: probev1.SchemaVersion, Tool: tool, Engine: facts, Errors: factErrs}
-	if facts.GetServerVersion() == "" {
-		// Neither version nor info answered: containerd is not there.
-		msg := "containerd did not answer"
-		if len(factErrs) > 0 {
-			msg = factErrs[0].GetMessage()
-		}
-		return nil, fmt.Errorf("%w: %s: %s", engine.ErrEngineUnreachable, c.Describe(), msg)
-	}
-
-	probeRep, err := runNerdctlContainer(ctx, c, facts, g, o, tool, progress, probeLog)
-	if err != nil {
-		rep.Errors = append(rep.Errors, &probev1.SectionError{Section: "probe", Message: err.Error(), Code: "Unavailable"})
-		return rep, err
-	}
-	probeRep.SchemaVersion = rep.SchemaVersion
-	probeRep.Tool = tool
-	probeRep.Engine = facts
-	probeRep.Errors = append(rep.Errors, probeRep.Errors...)
-	if gone := targetGone(probeRep); gone != nil {
-		return probeRep, gone
-	}
-	return probeRep, nil
-}
-
-func runNerdctlContainer(ctx context.Context, c *nerdctl.Client, facts *probev1.Engine, g *globalOptions, o *probeOptions, tool *probev1.Tool, progress func(string), probeLog io.Writer) (*probev1.Report, error) {
-	arch, ok := engine.GOARCH(facts.GetArchitecture())
-	if !ok {
-		if facts.GetArchitecture() != "" {
-			return nil, fmt.Errorf("%w: the engine's architecture %q", probeimage.ErrNoBinary, facts.GetArchitecture())
-		}
-		arch = runtime.GOARCH // info failed; nerdctl runs where containerd does
-	}
-	im, err := probeimage.Lookup(arch, version.Version)
-	if err != nil {
-		return nil, err
-	}
-	tool.ProbeImage = im.Ref
-	progress("image " + im.Ref)
-	if loaded, err := c.EnsureImage(ctx, im, version.Version); err != nil {
-		return nil, err
-	} else if loaded {
-		progress("image loaded")
-	}
-	s, err := nerdctl.Start(ctx, c, launch.Options{
-		Name:       launch.NewName(),
-		Image:      im,
-		Version:    version.Version,
-		Privileged: o.privileged,
-		Deadline:   probeDeadline(o.timeout),
-		Debug:      g.debug,
-		ProbeLog:   probeLog,
-		Progress:   progress,
+func (r *runtimeOptions) openNerdctl(ctx context.Context, lo launchOptions) (launcher.Launcher, error) {
+	return nerdctl.Open(ctx, nerdctl.Config{
+		Binary: r.nerdctl, Address: r.address, Namespace: r.namespace,
+		NoSweep: sweepOff(), Progress: lo.progress,
 	})
-	if err != nil {
-		return nil, err
+}
+
+// spawnWatchdog starts the Docker watchdog (package reaper) with the same
+// engine selection as ours (the environment is inherited), the container's
+// name, and a deadline past the probe's own.
+func (g *globalOptions) spawnWatchdog(name string, probeDeadline time.Duration) (*reaper.Guard, error) {
+	var args []string
+	if g.host != "" {
+		args = append(args, "--host", g.host)
 	}
-	tool.ProbeVersion = s.Hello.GetProbeVersion()
-	progress("collect")
-	rep, err := s.Collect(ctx, &probev1.CollectRequest{TargetPid: int32(o.targetPID)})
-	if err != nil {
-		s.Abort()
-		return nil, err
+	if g.context != "" {
+		args = append(args, "--context", g.context)
 	}
-	if err := s.Close(); err != nil {
-		progress("close: " + err.Error())
-	}
-	progress("done")
-	return rep, nil
+	return reaper.Spawn(append(args, reaper.Command, "--name", name, "--deadline", (probeDeadline + launch.Backstop).String()))
 }

@@ -8,9 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dockprobe/dockprobe/agent/internal/engine"
-	"github.com/dockprobe/dockprobe/agent/internal/launch"
-	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/watch"
 	"github.com/dockprobe/dockprobe/internal/version"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -21,6 +19,7 @@ type watchOptions struct {
 	targetPID  int
 	duration   time.Duration
 	privileged bool
+	rt         runtimeOptions
 }
 
 // watchMaxDeadline is the probe's hard deadline when the watch runs until
@@ -37,7 +36,7 @@ func newWatchCmd(g *globalOptions) *cobra.Command {
 		Use:   "watch",
 		Short: "Stream changes in the engine's environment as they happen",
 		Long: `watch keeps one probe running and prints a line for every change in the
-namespaces where dockerd runs: interfaces up or down, addresses and routes
+namespaces where the engine runs: interfaces up or down, addresses and routes
 added or removed, mounts appearing or disappearing, dockerd restarting with
 other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
 		Example: `  agent watch
@@ -54,6 +53,9 @@ other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
 			if o.targetPID < 0 {
 				return fmt.Errorf("%w: --target-pid must be a positive pid, got %d", ErrUsage, o.targetPID)
 			}
+			if err := o.rt.validate(g); err != nil {
+				return err
+			}
 			return runWatch(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -62,6 +64,7 @@ other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
 	f.IntVar(&o.targetPID, "target-pid", 0, "watch this pid's namespaces (in the engine's pid namespace) instead of the dockerd serving the engine")
 	f.DurationVar(&o.duration, "for", 0, "stop after this long (default: until interrupted)")
 	f.BoolVar(&o.privileged, "privileged", false, "run the probe with --privileged instead of its minimal capabilities (fallback only)")
+	o.rt.addFlags(f)
 	return cmd
 }
 
@@ -73,41 +76,22 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, stdout, st
 		defer cancel()
 		deadline = o.duration + 10*time.Second
 	}
-	ep, err := g.endpointWarned(stderr)
-	if err != nil {
-		return err
-	}
-	c, err := engine.New(ctx, ep)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	facts, _ := engine.Facts(ctx, c, ep)
-	if facts.GetOsType() == "windows" {
-		return fmt.Errorf("%w: switch Docker Desktop to Linux containers and retry", ErrNotLinuxEngine)
-	}
-	arch, ok := engine.GOARCH(facts.GetArchitecture())
-	if !ok {
-		return fmt.Errorf("%w: the engine's architecture %q", probeimage.ErrNoBinary, facts.GetArchitecture())
-	}
-	im, err := probeimage.Lookup(arch, version.Version)
-	if err != nil {
-		return err
-	}
 	progress := func(string) {}
 	var probeLog io.Writer = io.Discard
 	if g.debug {
 		progress = func(step string) { fmt.Fprintln(stderr, "agent:", step) }
 		probeLog = stderr
 	}
-	progress("image " + im.Ref)
-	if _, err := launch.EnsureImage(ctx, c, im, version.Version); err != nil {
+	l, err := o.rt.open(ctx, g, launchOptions{warn: stderr, progress: progress})
+	if err != nil {
 		return err
 	}
-	err = watch.Run(ctx, c, watch.Options{
-		Image:      im,
+	defer l.Close()
+	// The engine's data root picks the dockerd that serves it.
+	facts, _ := l.Facts(ctx)
+	err = watch.Run(ctx, l, watch.Options{
 		Version:    version.Version,
-		Hint:       &probev1.TargetHint{DockerRootDir: facts.GetDockerRootDir(), HostGatewayName: launch.HostGatewayName},
+		Hint:       &probev1.TargetHint{DockerRootDir: facts.GetDockerRootDir(), HostGatewayName: launcher.HostGatewayName},
 		TargetPID:  o.targetPID,
 		Privileged: o.privileged,
 		Deadline:   deadline,
@@ -115,7 +99,6 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, stdout, st
 		ProbeLog:   probeLog,
 		JSON:       o.output == "json",
 		Out:        stdout,
-		Warn:       stderr,
 		Progress:   progress,
 	})
 	if ctx.Err() != nil {

@@ -12,22 +12,22 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
-// Sections of the report that Facts fills; a failing one is reported under
-// its name in Report.errors.
+// Sections of the report that Facts fills (launcher's, the same for every
+// runtime).
 const (
-	SectionVersion  = "engine.version"
-	SectionInfo     = "engine.info"
-	SectionNetworks = "engine.networks"
+	SectionVersion  = launcher.SectionVersion
+	SectionInfo     = launcher.SectionInfo
+	SectionNetworks = launcher.SectionNetworks
 )
 
 // BridgeNameOption is the network option that names a bridge network's Linux
@@ -51,90 +51,35 @@ type rawAPI interface {
 }
 
 // Facts asks the engine about itself (version, info and networks, in
-// parallel) and returns everything it learned. The Engine is never nil: a
-// failing call leaves its fields empty and adds a SectionError, so one
-// broken endpoint never loses the others. ep supplies host (redacted) and
-// context. host_gateway_ip is not an API fact; the launcher fills it from
-// the probe's /etc/hosts.
+// parallel) and returns everything it learned, shaped as every runtime's
+// facts are (launcher.Facts). ep supplies host (redacted) and context.
+// host_gateway_ip is not an API fact; the launcher fills it from the
+// probe's /etc/hosts.
 func Facts(ctx context.Context, api API, ep endpoint.Endpoint) (*probev1.Engine, []*probev1.SectionError) {
-	var (
-		wg                    sync.WaitGroup
-		ver                   client.ServerVersionResult
-		info                  infoFacts
-		nets                  []*probev1.Network
-		verErr, infoErr, nErr error
-	)
-	wg.Go(func() { ver, verErr = api.ServerVersion(ctx, client.ServerVersionOptions{}) })
-	wg.Go(func() { info, infoErr = readInfo(ctx, api) })
-	wg.Go(func() { nets, nErr = readNetworks(ctx, api) })
-	wg.Wait()
-
-	e := &probev1.Engine{
-		Host:    ep.Redacted(),
-		Context: ep.Context,
-		// Every call above has negotiated by now (or the version is pinned).
-		ApiVersion: api.ClientVersion(),
-		Networks:   nets,
-	}
-	var errs []*probev1.SectionError
-	if verErr != nil {
-		errs = append(errs, sectionError(SectionVersion, "read the engine version", verErr, ep.Host))
-	} else {
-		e.ServerVersion = ver.Version
-		e.MinApiVersion = ver.MinAPIVersion
-		e.OsType = ver.Os
-		e.Architecture = ver.Arch
-	}
-	if infoErr != nil {
-		errs = append(errs, sectionError(SectionInfo, "read the engine info", infoErr, ep.Host))
-	} else {
-		e.Name = info.Name
-		e.Id = info.ID
-		e.Os = info.OperatingSystem
-		e.KernelVersion = info.KernelVersion
-		e.DockerRootDir = info.DockerRootDir
-		e.CgroupDriver = info.CgroupDriver
-		e.DefaultRuntime = info.DefaultRuntime
-		e.SecurityOptions = info.SecurityOptions
-		// Info reports uname -m, which is what people expect to read.
-		if info.Architecture != "" {
-			e.Architecture = info.Architecture
-		}
-		if info.OSType != "" {
-			e.OsType = info.OSType
-		}
-		if e.ServerVersion == "" {
-			e.ServerVersion = info.ServerVersion
-		}
-	}
-	if nErr != nil {
-		errs = append(errs, sectionError(SectionNetworks, "list the engine's networks", nErr, ep.Host))
-	}
+	e, errs := launcher.Facts(ctx, &probev1.Engine{Host: ep.Redacted(), Context: ep.Context}, launcher.Sources{
+		Version: func(ctx context.Context) (launcher.Version, error) {
+			v, err := api.ServerVersion(ctx, client.ServerVersionOptions{})
+			return launcher.Version{Version: v.Version, MinAPIVersion: v.MinAPIVersion, Os: v.Os, Arch: v.Arch}, err
+		},
+		Info:     func(ctx context.Context) (launcher.Info, error) { return readInfo(ctx, api) },
+		Networks: func(ctx context.Context) ([]*probev1.Network, error) { return readNetworks(ctx, api) },
+		Failed: func(section, what string, err error) *probev1.SectionError {
+			return sectionError(section, what, err, ep.Host)
+		},
+	})
+	// Every call above has negotiated by now (or the version is pinned).
+	e.ApiVersion = api.ClientVersion()
 	return e, errs
 }
 
-// infoFacts is the part of /info that the report keeps. Decoding only these
+// readInfo reads the part of /info the report keeps. Decoding only these
 // fields also keeps old engines readable when the client's full type
 // rejects some other field (moby/moby#52728).
-type infoFacts struct {
-	ID              string
-	Name            string
-	ServerVersion   string
-	OperatingSystem string
-	OSType          string
-	Architecture    string
-	KernelVersion   string
-	DockerRootDir   string
-	CgroupDriver    string
-	DefaultRuntime  string
-	SecurityOptions []string
-}
-
-func readInfo(ctx context.Context, api API) (infoFacts, error) {
+func readInfo(ctx context.Context, api API) (launcher.Info, error) {
 	res, err := api.Info(ctx, client.InfoOptions{})
 	if err == nil {
 		i := res.Info
-		return infoFacts{
+		return launcher.Info{
 			ID: i.ID, Name: i.Name, ServerVersion: i.ServerVersion,
 			OperatingSystem: i.OperatingSystem, OSType: i.OSType, Architecture: i.Architecture,
 			KernelVersion: i.KernelVersion, DockerRootDir: i.DockerRootDir,
@@ -142,11 +87,11 @@ func readInfo(ctx context.Context, api API) (infoFacts, error) {
 			SecurityOptions: i.SecurityOptions,
 		}, nil
 	}
-	var facts infoFacts
+	var facts launcher.Info
 	if lenient(ctx, api, err, "/info", &facts) {
 		return facts, nil
 	}
-	return infoFacts{}, err
+	return launcher.Info{}, err
 }
 
 // lenientNetwork is network.Summary with the addresses as plain strings:

@@ -1,9 +1,11 @@
 // Package launch runs the probe on a Docker engine and always cleans up
-// after it: it makes sure the probe image is present (loading it from the
-// agent's own archive, never pulling), creates the least-privileged
-// container the probe needs, attaches to its stdio before starting it,
-// and hands back a connected probe client. It does not render or interpret
-// reports.
+// after it. Its Docker type is the Docker runtime's launcher.Launcher. It
+// makes sure the probe image is present (loading it from the agent's own
+// archive, never pulling), creates the least-privileged container the
+// probe needs, attaches to its stdio before starting it, hands back a
+// connected probe client, and guards the container with a watchdog process
+// (package reaper) that removes it if the agent dies. It does not render or
+// interpret reports, and does not choose the runtime (the cli does).
 package launch
 
 import (
@@ -24,6 +26,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
 	"github.com/dockprobe/dockprobe/agent/internal/transport"
@@ -69,7 +72,7 @@ var Capabilities = []string{"SYS_ADMIN", "SYS_PTRACE"}
 
 // HostGatewayName is the name mapped to "host-gateway" in the probe's
 // /etc/hosts; the engine resolves it to its own host-gateway IP.
-const HostGatewayName = "dockprobe.host-gateway.internal"
+const HostGatewayName = launcher.HostGatewayName
 
 // Errors of launching, each a distinct failure class for the CLI.
 var (
@@ -469,8 +472,14 @@ func removeNow(api API, idOrName string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_, err := api.ContainerRemove(ctx, idOrName, client.ContainerRemoveOptions{Force: true})
+	warnRemove(idOrName, err)
+}
+
+// warnRemove warns of a removal that failed; "not found" and "removal in
+// progress" are success.
+func warnRemove(idOrName string, err error) {
 	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
-		fmt.Fprintf(os.Stderr, "warning: could not remove probe container %s: %v\n", idOrName, err)
+		fmt.Fprintf(os.Stderr, "warning: could not remove probe container %s: %v (run `agent cleanup`)\n", idOrName, err)
 	}
 }
 

@@ -5,17 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/internal/cni"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
-)
-
-// Sections of the report Facts fills, the same names as the Docker path's.
-const (
-	SectionVersion  = "engine.version"
-	SectionInfo     = "engine.info"
-	SectionNetworks = "engine.networks"
 )
 
 // Version is what `nerdctl version` prints (docker-compatible, with
@@ -181,54 +174,38 @@ func ParseNative(out []byte) ([]*probev1.Network, error) {
 }
 
 // Facts asks nerdctl about containerd (version, info and networks, in
-// parallel) and maps the answers onto the report's Engine: server_version
-// is containerd's, os/kernel/architecture/cgroup come from info, host is
-// the nerdctl endpoint and docker_root_dir stays empty (there is no
-// dockerd). A failing call leaves its fields empty and adds a SectionError.
+// parallel) and shapes the answers as every runtime's facts are
+// (launcher.Facts): server_version is containerd's, os/kernel/architecture/
+// cgroup come from info, host is the nerdctl endpoint and docker_root_dir
+// stays empty (there is no dockerd).
 func Facts(ctx context.Context, c *Client) (*probev1.Engine, []*probev1.SectionError) {
-	var (
-		wg                    sync.WaitGroup
-		ver                   *Version
-		info                  *Info
-		nets                  []*probev1.Network
-		verErr, infoErr, nErr error
-	)
-	wg.Go(func() { ver, verErr = c.Version(ctx) })
-	wg.Go(func() { info, infoErr = c.Info(ctx) })
-	wg.Go(func() { nets, nErr = c.Networks(ctx) })
-	wg.Wait()
-
-	e := &probev1.Engine{Host: c.Describe(), Networks: nets, DefaultRuntime: "runc"}
-	var errs []*probev1.SectionError
-	if verErr != nil {
-		errs = append(errs, sectionError(SectionVersion, verErr))
-	}
-	if ver != nil {
-		e.ServerVersion = ver.Component("containerd")
-	}
-	if infoErr != nil {
-		errs = append(errs, sectionError(SectionInfo, infoErr))
-	} else {
-		e.Name = info.Name
-		e.Id = info.ID
-		e.Os = info.OperatingSystem
-		e.OsType = info.OSType
-		e.Architecture = info.Architecture
-		e.KernelVersion = info.KernelVersion
-		e.CgroupDriver = info.CgroupDriver
-		e.SecurityOptions = info.SecurityOptions
-		if e.ServerVersion == "" {
-			e.ServerVersion = info.ServerVersion
-		}
-	}
-	if nErr != nil {
-		errs = append(errs, sectionError(SectionNetworks, nErr))
-	}
-	return e, errs
-}
-
-func sectionError(section string, err error) *probev1.SectionError {
-	return &probev1.SectionError{Section: section, Message: err.Error(), Code: "Unavailable"}
+	return launcher.Facts(ctx, &probev1.Engine{Host: c.Describe(), DefaultRuntime: "runc"}, launcher.Sources{
+		Version: func(ctx context.Context) (launcher.Version, error) {
+			v, err := c.Version(ctx)
+			if err != nil {
+				return launcher.Version{}, err
+			}
+			return launcher.Version{Version: v.Component("containerd")}, nil
+		},
+		Info: func(ctx context.Context) (launcher.Info, error) {
+			i, err := c.Info(ctx)
+			if err != nil {
+				return launcher.Info{}, err
+			}
+			// nerdctl's info has no data root of dockerd's kind and no
+			// default runtime: runc stays.
+			return launcher.Info{
+				ID: i.ID, Name: i.Name, ServerVersion: i.ServerVersion,
+				OperatingSystem: i.OperatingSystem, OSType: i.OSType, Architecture: i.Architecture,
+				KernelVersion: i.KernelVersion, CgroupDriver: i.CgroupDriver, SecurityOptions: i.SecurityOptions,
+			}, nil
+		},
+		Networks: c.Networks,
+		// nerdctl's own message says what failed.
+		Failed: func(section, _ string, err error) *probev1.SectionError {
+			return &probev1.SectionError{Section: section, Message: err.Error(), Code: "Unavailable"}
+		},
+	})
 }
 
 func clip(b []byte) string {

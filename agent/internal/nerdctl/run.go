@@ -90,16 +90,33 @@ type Session struct {
 	Client *probeclient.Client
 	Hello  *probev1.HandshakeResponse
 
-	c     *Client
-	conn  *cmdconn.Conn
-	log   *tailWriter
-	guard *watchdog
+	c        *Client
+	conn     *cmdconn.Conn
+	log      *tailWriter
+	guard    *watchdog
+	version  string
+	progress func(string)
 }
 
 // Start runs the probe (`nerdctl run -i --rm ...`) and completes the
 // handshake over the nerdctl process's stdio. On any error the probe is
 // gone when Start returns.
-func Start(ctx context.Context, c *Client, o launch.Options) (_ *Session, err error) {
+func Start(ctx context.Context, c *Client, o launch.Options) (*Session, error) {
+	s, err := start(ctx, c, o)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Handshake(ctx); err != nil {
+		s.Abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+// start runs the probe and connects a probe client over the nerdctl
+// process's stdio without calling it yet. On any error the probe is gone
+// when start returns.
+func start(ctx context.Context, c *Client, o launch.Options) (_ *Session, err error) {
 	progress := o.Progress
 	if progress == nil {
 		progress = func(string) {}
@@ -111,10 +128,13 @@ func Start(ctx context.Context, c *Client, o launch.Options) (_ *Session, err er
 	if logw == nil {
 		logw = io.Discard
 	}
-	s := &Session{Name: o.Name, c: c, log: &tailWriter{w: logw}}
+	s := &Session{Name: o.Name, c: c, log: &tailWriter{w: logw}, version: o.Version}
 	// The watchdog first: an agent killed at any moment after this, even
 	// inside the next call, still has its container removed.
 	s.guard = startWatchdog(c, o.Name)
+	if o.Starting != nil {
+		o.Starting()
+	}
 	progress("nerdctl run")
 	s.conn, err = cmdconn.Start(ctx, s.log, c.Path, c.Args(RunArgs(o)...)...)
 	if err != nil {
@@ -141,12 +161,24 @@ func Start(ctx context.Context, c *Client, o launch.Options) (_ *Session, err er
 	if err != nil {
 		return nil, err
 	}
-	progress("handshake")
-	s.Hello, err = s.Client.Handshake(ctx, o.Version)
+	s.progress = progress
+	return s, nil
+}
+
+// Handshake checks that the probe speaks the agent's protocol and records
+// its answer in s.Hello. It does not remove the container on failure.
+func (s *Session) Handshake(ctx context.Context) (_ *probev1.HandshakeResponse, err error) {
+	s.progress("handshake")
+	s.Hello, err = s.Client.Handshake(ctx, s.version)
 	if err != nil {
 		return nil, s.explain(err)
 	}
-	return s, nil
+	return s.Hello, nil
+}
+
+// Watch opens the probe's stream of changes.
+func (s *Session) Watch(ctx context.Context, req *probev1.WatchRequest) (probev1.Watch_WatchClient, error) {
+	return s.Client.Watch(ctx, req)
 }
 
 // explain says why the stream ended: nerdctl's own last words are the

@@ -22,8 +22,18 @@ func Stale(ctx context.Context, c *Client, now time.Time) ([]string, error) {
 	return staleNames(out, now)
 }
 
-// staleNames reads `nerdctl ps --format '{{json .}}'` lines.
+// staleNames reads `nerdctl ps --format '{{json .}}'` lines and keeps the
+// probes past their deadline.
 func staleNames(out []byte, now time.Time) ([]string, error) {
+	return probeNames(out, func(labels map[string]string) bool {
+		dl, err := strconv.ParseInt(labels[launch.LabelDeadline], 10, 64)
+		return err == nil && !now.Before(time.Unix(dl, 0))
+	})
+}
+
+// probeNames reads `nerdctl ps --format '{{json .}}'` lines and returns
+// the names of the probe containers whose labels keep accepts.
+func probeNames(out []byte, keep func(labels map[string]string) bool) ([]string, error) {
 	var names []string
 	for _, line := range strings.Split(string(out), "\n") {
 		line = strings.TrimSpace(line)
@@ -41,8 +51,7 @@ func staleNames(out []byte, now time.Time) ([]string, error) {
 		if ps.Labels[launch.LabelProbe] != "true" {
 			continue
 		}
-		dl, err := strconv.ParseInt(ps.Labels[launch.LabelDeadline], 10, 64)
-		if err != nil || now.Before(time.Unix(dl, 0)) {
+		if !keep(ps.Labels) {
 			continue
 		}
 		name := ps.Names
@@ -54,15 +63,15 @@ func staleNames(out []byte, now time.Time) ([]string, error) {
 	return names, nil
 }
 
-// Sweep removes the stale probe containers and returns how many it
-// removed. It never touches a container whose deadline is still ahead.
-func Sweep(ctx context.Context, c *Client, now time.Time) (int, error) {
+// Sweep removes the stale probe containers and returns their names. It
+// never touches a container whose deadline is still ahead.
+func Sweep(ctx context.Context, c *Client, now time.Time) ([]string, error) {
 	names, err := Stale(ctx, c, now)
 	if err != nil || len(names) == 0 {
-		return 0, err
+		return nil, err
 	}
 	if _, err := c.run(ctx, nil, append([]string{"rm", "-f"}, names...)...); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return len(names), nil
+	return names, nil
 }

@@ -103,6 +103,12 @@ func (c *Client) Collect(ctx context.Context, req *probev1.CollectRequest) (*pro
 	return resp.GetReport(), nil
 }
 
+// Watch opens the probe's stream of changes (the Watch service, on the
+// same connection).
+func (c *Client) Watch(ctx context.Context, req *probev1.WatchRequest) (probev1.Watch_WatchClient, error) {
+	return probev1.NewWatchClient(c.cc).Watch(ctx, req)
+}
+
 // fromStatus is the one place where gRPC status codes become agent errors.
 func fromStatus(err error) error {
 	st, ok := status.FromError(err)

@@ -1,9 +1,10 @@
 // Package watch runs one long-lived probe and prints the changes it streams
 // (interfaces, addresses, routes, mounts, dockerd restarts) as text lines or
-// JSON lines. It owns the watch session's lifetime: the probe container is
-// removed when the watch ends, however it ends (Ctrl-C, an error, or the
-// agent's death, through the probe's exit on stdin EOF and AutoRemove).
-// It does not render reports; `agent probe` does that.
+// JSON lines, through any runtime's launcher.Launcher. It owns the watch
+// session's lifetime: the probe container is removed when the watch ends,
+// however it ends (Ctrl-C, an error, or the agent's death, through the
+// probe's exit on stdin EOF and its runtime's removal of it). It does not
+// render reports; `agent probe` does that.
 package watch
 
 import (
@@ -14,24 +15,17 @@ import (
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/dockprobe/dockprobe/agent/internal/launch"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
-	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
-	"github.com/dockprobe/dockprobe/agent/internal/transport"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
 // Options of one watch.
 type Options struct {
-	Image      *probeimage.Image
 	Version    string
 	Hint       *probev1.TargetHint
 	TargetPID  int
@@ -43,21 +37,12 @@ type Options struct {
 	// JSON prints one protojson WatchEvent per line instead of text.
 	JSON bool
 	Out  io.Writer
-	// Warn receives warnings (a probe container that could not be removed).
-	Warn io.Writer
 	// Progress, when set, is told of each launch step.
 	Progress func(step string)
 }
 
 // ErrProbeGone means the stream ended while the agent still wanted events.
 var ErrProbeGone = probeclient.ErrProbeGone
-
-// API is the part of the engine's API a watch needs; *client.Client
-// implements it.
-type API interface {
-	launch.API
-	Ping(ctx context.Context, opts client.PingOptions) (client.PingResult, error)
-}
 
 // EngineWait bounds how long a watch waits for an engine that went away
 // (dockerd restarting) before giving up.
@@ -71,10 +56,9 @@ var EngineWait = 2 * time.Minute
 // So when the stream breaks, Run prints that the engine went away, waits
 // for it to answer again, launches a new probe and prints the restart with
 // what changed on dockerd's command line.
-func Run(ctx context.Context, api API, o Options) error {
+func Run(ctx context.Context, l launcher.Launcher, o Options) error {
 	var last *probev1.Daemon
-	var leftover []string // probe containers to remove once the engine is back
-	var lost time.Time    // when the last ready probe was lost; zero before
+	var lost time.Time // when the last ready probe was lost; zero before
 	for {
 		var ready *probev1.WatchEvent
 		onReady := func(e *probev1.WatchEvent) *probev1.WatchEvent {
@@ -84,7 +68,7 @@ func Run(ctx context.Context, api API, o Options) error {
 			}
 			return Restarted(last, e)
 		}
-		err := session(ctx, api, o, onReady, func(id string) { leftover = append(leftover, id) })
+		err := session(ctx, l, o, onReady)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -112,16 +96,14 @@ func Run(ctx context.Context, api API, o Options) error {
 		default:
 			return err
 		}
-		if err := waitEngine(ctx, api); err != nil {
+		// The launcher removes what it could not while the engine was
+		// away once it answers again.
+		if err := waitEngine(ctx, l); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		for _, id := range leftover {
-			remove(api, id, o.Warn, nil)
-		}
-		leftover = nil
 	}
 }
 
@@ -156,7 +138,7 @@ func Restarted(before *probev1.Daemon, ready *probev1.WatchEvent) *probev1.Watch
 // waitEngine pings the engine until it answers, ctx ends or EngineWait
 // passes. A restarting dockerd takes about a second; a ping every quarter
 // second adds little to that and costs nothing.
-func waitEngine(ctx context.Context, api API) error {
+func waitEngine(ctx context.Context, l launcher.Launcher) error {
 	ctx, cancel := context.WithTimeout(ctx, EngineWait)
 	defer cancel()
 	t := time.NewTicker(250 * time.Millisecond)
@@ -168,7 +150,7 @@ func waitEngine(ctx context.Context, api API) error {
 		case <-t.C:
 		}
 		pctx, pcancel := context.WithTimeout(ctx, time.Second)
-		_, err := api.Ping(pctx, client.PingOptions{})
+		err := l.Ping(pctx)
 		pcancel()
 		if err == nil {
 			return nil
@@ -176,73 +158,29 @@ func waitEngine(ctx context.Context, api API) error {
 	}
 }
 
-// session runs one probe: launch, handshake, watch, print. The container is
+// session runs one probe: start, handshake, watch, print. The container is
 // gone or going when it returns.
-func session(ctx context.Context, api launch.API, o Options, onReady func(*probev1.WatchEvent) *probev1.WatchEvent, later func(id string)) (err error) {
+func session(ctx context.Context, l launcher.Launcher, o Options, onReady func(*probev1.WatchEvent) *probev1.WatchEvent) error {
 	progress := o.Progress
 	if progress == nil {
 		progress = func(string) {}
 	}
-	if o.ProbeLog == nil {
-		o.ProbeLog = io.Discard
-	}
-	if o.Warn == nil {
-		o.Warn = io.Discard
-	}
-	// launch.Start would hide the gRPC connection the Watch service needs
-	// (probeclient keeps it private), so the same steps are done here with
-	// launch's exported pieces: the same container, the same transport.
-	name := launch.NewName()
-	cfg, hc := launch.ContainerConfig(launch.Options{Image: o.Image, Version: o.Version, Privileged: o.Privileged, Deadline: o.Deadline, Debug: o.Debug})
-	progress("create")
-	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
+	s, err := l.Start(ctx, launcher.Options{
+		Version: o.Version, Privileged: o.Privileged, Deadline: o.Deadline, Debug: o.Debug,
+		ProbeLog: o.ProbeLog, Progress: progress,
+	})
 	if err != nil {
-		remove(api, name, o.Warn, later)
-		return fmt.Errorf("%w: %w", launch.ErrCreate, err)
+		return err
 	}
-	var conn *transport.Conn
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-		// The probe exits on stdin EOF and AutoRemove removes it; removing
-		// it here as well covers a probe that no longer reads its stdin.
-		remove(api, created.ID, o.Warn, later)
-	}()
-
-	progress("attach")
-	att, err := api.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return fmt.Errorf("%w: %w", launch.ErrAttach, err)
-	}
-	conn = transport.NewConn(hijacked{att.HijackedResponse}, o.ProbeLog)
-	progress("start")
-	if _, err := api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
-		return fmt.Errorf("%w: %w", launch.ErrStart, err)
-	}
-	cc, err := grpc.NewClient("passthrough:///dockprobe-probe",
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(transport.SingleUseDialer(conn)),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(probeclient.MaxReport)),
-		grpc.WithDisableRetry(),
-	)
-	if err != nil {
-		return fmt.Errorf("set up gRPC client: %w", err)
-	}
-	defer cc.Close()
-
-	progress("handshake")
-	hello, err := probev1.NewProbeClient(cc).Handshake(ctx, &probev1.HandshakeRequest{AgentVersion: o.Version, ProtocolVersion: probev1.ProtocolVersion})
-	if err != nil {
-		return fmt.Errorf("handshake: %w", fromStatus(ctx, err))
-	}
-	if hello.GetProtocolVersion() != probev1.ProtocolVersion {
-		return fmt.Errorf("%w: probe %s speaks protocol %d, this agent speaks %d; run `agent cleanup` and retry",
-			probeclient.ErrProtocolMismatch, hello.GetProbeVersion(), hello.GetProtocolVersion(), probev1.ProtocolVersion)
+	// The probe exits on stdin EOF and its runtime removes it; removing
+	// it here as well covers a probe that no longer reads its stdin.
+	defer s.Abort()
+	if _, err := s.Handshake(ctx); err != nil {
+		return err
 	}
 
 	progress("watch")
-	stream, err := probev1.NewWatchClient(cc).Watch(ctx, &probev1.WatchRequest{TargetPid: int32(o.TargetPID), Hint: o.Hint})
+	stream, err := s.Watch(ctx, &probev1.WatchRequest{TargetPid: int32(o.TargetPID), Hint: o.Hint})
 	if err != nil {
 		return fmt.Errorf("watch: %w", fromStatus(ctx, err))
 	}
@@ -318,28 +256,3 @@ func fromStatus(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("probe error (%s): %s", st.Code(), st.Message())
 }
-
-// remove force-removes the probe container with its own deadline, so that
-// an interrupted watch still cleans up. An engine that does not answer
-// (dockerd restarting) gets the container handed to later, when set.
-func remove(api launch.API, idOrName string, warn io.Writer, later func(string)) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	_, err := api.ContainerRemove(ctx, idOrName, client.ContainerRemoveOptions{Force: true})
-	if err != nil && later != nil && client.IsErrConnectionFailed(err) {
-		later(idOrName)
-		return
-	}
-	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
-		fmt.Fprintf(warn, "warning: could not remove probe container %s: %v (run `agent cleanup`)\n", idOrName, err)
-	}
-}
-
-// hijacked adapts the engine's hijacked attach connection to a
-// transport.Stream (as launch does).
-type hijacked struct{ client.HijackedResponse }
-
-func (h hijacked) Read(p []byte) (int, error)  { return h.Reader.Read(p) }
-func (h hijacked) Write(p []byte) (int, error) { return h.Conn.Write(p) }
-func (h hijacked) Close() error                { h.HijackedResponse.Close(); return nil }
-func (h hijacked) CloseWrite() error           { return h.HijackedResponse.CloseWrite() }

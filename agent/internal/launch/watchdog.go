@@ -1,19 +1,23 @@
-package cli
+package launch
 
 import (
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/dockprobe/dockprobe/agent/internal/launch"
 	"github.com/dockprobe/dockprobe/agent/internal/reaper"
 )
 
-// watchdog is one run's probe container name and the cleanup watchdog
-// (agent/internal/reaper) that removes the container by that name if the
-// agent dies. It is spawned as early as the run knows it will use Docker,
-// so that it is ready by the time the container is created without the
-// create waiting for it.
+// Spawner starts the cleanup watchdog (package reaper) for a container name
+// and the probe's deadline: the agent's own executable in its hidden mode,
+// with the agent's engine selection (the cli builds the arguments).
+type Spawner func(name string, probeDeadline time.Duration) (*reaper.Guard, error)
+
+// watchdog is one run's probe container name and the cleanup watchdog that
+// removes the container by that name if the agent dies. It is spawned in
+// the background as early as the run knows it will use Docker, so that it
+// is ready by the time the container is created without the create
+// waiting for it.
 type watchdog struct {
 	name     string
 	deadline time.Duration
@@ -31,15 +35,15 @@ type watchdog struct {
 
 // startWatchdog picks the container's name and spawns the watchdog in the
 // background. Failing to spawn one is not fatal (the next run's sweep is
-// the backstop); --debug says so.
-func startWatchdog(g *globalOptions, timeout time.Duration, stderr io.Writer) *watchdog {
-	w := &watchdog{name: launch.NewName(), deadline: probeDeadline(timeout), c: make(chan *reaper.Guard, 1)}
+// the backstop); debug, when set, hears why.
+func startWatchdog(spawn Spawner, deadline time.Duration, debug io.Writer) *watchdog {
+	w := &watchdog{name: NewName(), deadline: deadline, c: make(chan *reaper.Guard, 1)}
 	go func() {
 		t0 := time.Now()
-		gd, err := reaper.Spawn(reapArgs(g, w.name, w.deadline))
+		gd, err := spawn(w.name, w.deadline)
 		w.spawned = time.Since(t0)
-		if err != nil && g.debug {
-			fmt.Fprintln(stderr, "agent: no watchdog:", err)
+		if err != nil && debug != nil {
+			fmt.Fprintln(debug, "agent: no watchdog:", err)
 		}
 		w.c <- gd
 	}()
@@ -61,6 +65,9 @@ func (w *watchdog) get() *reaper.Guard {
 // "none" (exit at once) when no create was ever asked for. Only the first
 // word counts, so a later finish is harmless.
 func (w *watchdog) finish() {
+	if w == nil {
+		return
+	}
 	switch {
 	case !w.created:
 		w.get().None()
