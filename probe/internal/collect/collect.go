@@ -22,6 +22,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dockprobe/dockprobe/probe/internal/containerd"
 	"github.com/dockprobe/dockprobe/probe/internal/daemon"
 	"github.com/dockprobe/dockprobe/probe/internal/hostfs"
 	"github.com/dockprobe/dockprobe/probe/internal/mounts"
@@ -198,13 +199,13 @@ func (c *collector) phases() {
 	start = time.Now()
 	var choice daemon.Choice
 	chooseErr := safe(func() error {
-		c.input = c.withContainerd(daemon.Input{
+		c.input = containerd.WithDaemons(c.fsys, daemon.Input{
 			Daemons:     daemons,
 			Hint:        c.opts.Hint,
 			DockerAPI:   c.opts.DockerAPI,
 			TargetPID:   int(c.opts.TargetPID),
 			ShimAddress: daemon.ParentShimAddress(c.fsys, c.self, scanned),
-		}, scanned)
+		}, c.self, scanned)
 		choice = daemon.Choose(c.input)
 		return nil
 	})

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/dockprobe/dockprobe/probe/internal/containerd"
 	"github.com/dockprobe/dockprobe/probe/internal/daemon"
 	"github.com/dockprobe/dockprobe/probe/internal/hostfs"
 	"github.com/dockprobe/dockprobe/probe/internal/procs"
@@ -104,19 +105,20 @@ func errorEvent(what string, err error) *probev1.WatchEvent {
 }
 
 // choose picks the target as Collect does: the explicit pid, else the
-// dockerd serving the engine (the hint), else pid 1. It returns the daemon
-// when the target is one.
+// dockerd serving the engine (the hint), else the containerd that started
+// the probe (an agent that came through nerdctl), else pid 1. It returns
+// the daemon when the target is one.
 func (w *watcher) choose() (int, *probev1.Daemon, error) {
 	scanned, err := procs.Scan(w.fsys, procs.Interesting)
 	if err != nil {
 		return 0, nil, fmt.Errorf("scan processes: %w", err)
 	}
-	c := daemon.Choose(daemon.Input{
+	c := daemon.Choose(containerd.WithDaemons(w.fsys, daemon.Input{
 		Daemons:     daemon.InspectAll(w.fsys, scanned),
 		Hint:        w.req.GetHint(),
 		TargetPID:   int(w.req.GetTargetPid()),
 		ShimAddress: daemon.ParentShimAddress(w.fsys, os.Getpid(), scanned),
-	})
+	}, os.Getpid(), scanned))
 	d := c.Daemon
 	if d != nil && int(d.GetPid()) != c.PID {
 		d = nil
