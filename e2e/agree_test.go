@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -34,13 +35,23 @@ type engineView struct {
 	NamesLookedUp []string            // names.*: name, source, answer
 }
 
+var (
+	mountIDRE = regexp.MustCompile(`\bmount \d+ `)
+	nsInodeRE = regexp.MustCompile(`\b(mnt|net|pid):\[\d+\]`)
+)
+
 func viewOf(t *testing.T, e *engineEnv) engineView {
 	t.Helper()
 	r := runAgent(t, e, nil, "", "doctor", "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("%s: agent doctor exited %d\n%s", e.Name, r.code, r.stderr)
 	}
+	dockerdExe := "/usr/sbin/dockerd"
+	if e.Bin != "" {
+		dockerdExe = e.Bin + "/dockerd"
+	}
 	norm := strings.NewReplacer(
+		dockerdExe+" ", "$DOCKERD ",
 		e.Env["LK_STATE"], "$STATE",
 		e.Env["LK_CGROUP_PARENT"], "$CGROUP_PARENT",
 		e.Env["LK_NETNS"], "$NETNS",
@@ -51,6 +62,9 @@ func viewOf(t *testing.T, e *engineEnv) engineView {
 				s = strings.ReplaceAll(s, fmt.Sprintf(f, e.Env[k]), fmt.Sprintf(f, "$"+strings.TrimPrefix(k, "LK_")))
 			}
 		}
+		// Mount ids and namespace inodes number this environment's mounts.
+		s = mountIDRE.ReplaceAllString(s, "mount $$ID ")
+		s = nsInodeRE.ReplaceAllString(s, "$1:[$$INODE]")
 		return norm.Replace(s)
 	}
 	var doc map[string]any
@@ -70,7 +84,10 @@ func viewOf(t *testing.T, e *engineEnv) engineView {
 		m := it.(map[string]any)
 		var cidrs []string
 		for _, a := range m["addresses"].([]any) {
-			cidrs = append(cidrs, a.(map[string]any)["cidr"].(string))
+			// IPv6 link-local addresses come from each veth's random MAC.
+			if c := a.(map[string]any)["cidr"].(string); !strings.HasPrefix(c, "fe80:") {
+				cidrs = append(cidrs, c)
+			}
 		}
 		v.Interfaces = append(v.Interfaces, fmt.Sprintf("%v %v %v %v: %v", m["name"], m["kind"], cidrs, m["role"], m["meaning"]))
 	}
@@ -113,6 +130,11 @@ func viewOf(t *testing.T, e *engineEnv) engineView {
 	}
 	for _, rt := range list(doc, "routes") {
 		m := rt.(map[string]any)
+		// The local route of a link-local address (random, see above)
+		// appears once its duplicate address detection is over.
+		if d := m["destination"].(string); strings.HasPrefix(d, "fe80:") && strings.HasSuffix(d, "/128") {
+			continue
+		}
 		v.Routes = append(v.Routes, fmt.Sprintf("%v via %v dev %v", m["destination"], m["gateway"], m["device"]))
 	}
 	slices.Sort(v.Routes)
