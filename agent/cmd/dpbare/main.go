@@ -19,6 +19,7 @@ import (
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
 	"github.com/dockprobe/dockprobe/agent/internal/engine"
 	"github.com/dockprobe/dockprobe/agent/internal/launch"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
 	"github.com/dockprobe/dockprobe/internal/version"
 )
@@ -44,7 +45,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := launch.Start(ctx, c, launch.Options{Image: im, Version: version.Version, Deadline: time.Minute})
+	s, err := launch.Start(ctx, c, launch.Options{Image: im, Options: launcher.Options{Version: version.Version, Deadline: time.Minute}})
 	if cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("probe image %s is not on the engine (run `agent probe` first, built with the same version): %w", im.Ref, err)
 	}

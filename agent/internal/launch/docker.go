@@ -247,18 +247,7 @@ func (d *Docker) Start(ctx context.Context, o launcher.Options) (_ launcher.Sess
 		res, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
 		versionc <- versioned{res, err}
 	}()
-	opts := Options{
-		Name:       o.Name,
-		Version:    o.Version,
-		Privileged: o.Privileged,
-		Deadline:   o.Deadline,
-		Debug:      o.Debug,
-		ProbeLog:   o.ProbeLog,
-		Progress:   o.Progress,
-		Starting:   o.Starting,
-		Prefetch:   o.Prefetch,
-		TargetPID:  o.TargetPID,
-	}
+	opts := Options{Options: o}
 	var guard *reaper.Guard
 	if wd != nil {
 		opts.Name = wd.name
@@ -301,8 +290,8 @@ func (d *Docker) Start(ctx context.Context, o launcher.Options) (_ launcher.Sess
 		discard()
 		return nil, err
 	}
-	if o.Image != nil {
-		o.Image(im.Ref)
+	if o.OnImage != nil {
+		o.OnImage(im.Ref)
 	}
 	o.Step("image " + im.Ref)
 	in := <-inspectc

@@ -89,33 +89,11 @@ var (
 // Desktop's Enhanced Container Isolation.
 const isolationMessage = "sysbox containers can't share namespaces"
 
-// Options of one probe run.
+// Options of one probe run: launcher's, with the image to run and how to
+// remove the container after a failure.
 type Options struct {
-	// Name is the container's name; empty picks a fresh one. Callers that
-	// must find the container after a crash choose it first (NewName).
-	Name    string
-	Image   *probeimage.Image
-	Version string
-	// Privileged runs the probe with --privileged instead of the minimal
-	// capability set: an explicit fallback only.
-	Privileged bool
-	// Deadline is the probe's own hard deadline: it exits by itself then,
-	// even if the agent never hangs up.
-	Deadline time.Duration
-	Debug    bool
-	// Prefetch has the probe collect as soon as it starts, for TargetPID
-	// (0: the dockerd it chooses); the first Collect then usually finds
-	// the report ready. For runs through the Docker API that Collect.
-	Prefetch  bool
-	TargetPID int
-	// ProbeLog receives the probe's stderr.
-	ProbeLog io.Writer
-	// Progress, when set, is told of each step.
-	Progress func(step string)
-	// Starting, when set, is called just before the container is
-	// started: engine queries the caller needs only after the handshake
-	// can run during the start without slowing the create.
-	Starting func()
+	launcher.Options
+	Image *probeimage.Image
 	// Remove, when set, replaces the synchronous force-removal after a
 	// failed start (for a caller that hands removal to a watchdog and
 	// must not wait for it).
@@ -315,7 +293,7 @@ func (s *Session) Begin(ctx context.Context, o Options) (err error) {
 // Handshake checks that the probe speaks the agent's protocol and records
 // its answer in s.Hello. It does not remove the container on failure.
 func (s *Session) Handshake(ctx context.Context, o Options) (err error) {
-	progress(o)("handshake")
+	o.Step("handshake")
 	s.Hello, err = s.Client.Handshake(ctx, o.Version)
 	if err != nil {
 		return s.explain(err)
@@ -353,13 +331,13 @@ func Create(ctx context.Context, api API, o Options) (*Session, error) {
 	if remove == nil {
 		remove = func(idOrName string) { removeNow(api, idOrName) }
 	}
-	progress(o)("create")
+	o.Step("create")
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: o.Name, Config: cfg, HostConfig: hc})
 	if err != nil {
 		remove(o.Name)
 		return nil, refused(ErrCreate, "create", err)
 	}
-	progress(o)("created")
+	o.Step("created")
 	return &Session{ID: created.ID, Name: o.Name, api: api, remove: remove}, nil
 }
 
@@ -369,18 +347,14 @@ func (s *Session) Discard() { removeNow(s.api, s.ID) }
 
 // attachStart attaches to the created container's stdio and starts it.
 func (s *Session) attachStart(ctx context.Context, o Options) error {
-	progress := progress(o)
-	if o.ProbeLog == nil {
-		o.ProbeLog = io.Discard
-	}
-	progress("attach")
+	o.Step("attach")
 	att, err := s.api.ContainerAttach(ctx, s.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
 		return refused(ErrAttach, "attach", err)
 	}
-	s.conn = transport.NewConn(hijacked{att.HijackedResponse}, o.ProbeLog)
+	s.conn = transport.NewConn(hijacked{att.HijackedResponse}, o.Log())
 
-	progress("start")
+	o.Step("start")
 	if o.Starting != nil {
 		o.Starting()
 	}
@@ -401,13 +375,6 @@ func refused(class error, step string, err error) error {
 		return fmt.Errorf("%w: the engine stopped answering during %s (restarting?): %w", engine.ErrEngineUnreachable, step, err)
 	}
 	return fmt.Errorf("%w: %w", class, err)
-}
-
-func progress(o Options) func(string) {
-	if o.Progress == nil {
-		return func(string) {}
-	}
-	return o.Progress
 }
 
 // Conn is the session's raw stream: writes reach the container's stdin,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
 )
 
@@ -69,10 +70,9 @@ func TestLaunchFailuresRemoveAndClassify(t *testing.T) {
 		api := &fakeAPI{failAt: tt.failAt, failErr: errors.New(tt.msg)}
 		var handed []string
 		_, err := Launch(t.Context(), api, Options{
-			Name:     "dockprobe-probe-test",
-			Image:    &probeimage.Image{Ref: "dockprobe/probe:test"},
-			Deadline: time.Minute,
-			Remove:   func(id string) { handed = append(handed, id) },
+			Options: launcher.Options{Name: "dockprobe-probe-test", Deadline: time.Minute},
+			Image:   &probeimage.Image{Ref: "dockprobe/probe:test"},
+			Remove:  func(id string) { handed = append(handed, id) },
 		})
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s %q: err = %v, want %v", tt.failAt, tt.msg, err, tt.want)
@@ -88,7 +88,7 @@ func TestLaunchFailuresRemoveAndClassify(t *testing.T) {
 
 func TestContainerConfigLabelsAndPrivileges(t *testing.T) {
 	before := time.Now()
-	cfg, hc := ContainerConfig(Options{Image: &probeimage.Image{Ref: "x"}, Deadline: 65 * time.Second})
+	cfg, hc := ContainerConfig(Options{Image: &probeimage.Image{Ref: "x"}, Options: launcher.Options{Deadline: 65 * time.Second}})
 	if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.CapAdd, Capabilities) || hc.Privileged {
 		t.Errorf("caps: drop %v add %v privileged %v", hc.CapDrop, hc.CapAdd, hc.Privileged)
 	}
@@ -111,11 +111,11 @@ func TestContainerConfigCommand(t *testing.T) {
 		o    Options
 		want []string
 	}{
-		{Options{Image: im, Deadline: time.Minute}, []string{"--deadline", "1m0s"}},
-		{Options{Image: im, Deadline: time.Minute, Debug: true, Prefetch: true}, []string{"--deadline", "1m0s", "--debug", "--prefetch"}},
+		{Options{Image: im, Options: launcher.Options{Deadline: time.Minute}}, []string{"--deadline", "1m0s"}},
+		{Options{Image: im, Options: launcher.Options{Deadline: time.Minute, Debug: true, Prefetch: true}}, []string{"--deadline", "1m0s", "--debug", "--prefetch"}},
 		// The prefetch collects for the pid the request will name.
-		{Options{Image: im, Deadline: time.Minute, Prefetch: true, TargetPID: 42}, []string{"--deadline", "1m0s", "--prefetch", "--target-pid", "42"}},
-		{Options{Image: im, Deadline: time.Minute, TargetPID: 42}, []string{"--deadline", "1m0s"}},
+		{Options{Image: im, Options: launcher.Options{Deadline: time.Minute, Prefetch: true, TargetPID: 42}}, []string{"--deadline", "1m0s", "--prefetch", "--target-pid", "42"}},
+		{Options{Image: im, Options: launcher.Options{Deadline: time.Minute, TargetPID: 42}}, []string{"--deadline", "1m0s"}},
 	} {
 		cfg, _ := ContainerConfig(tc.o)
 		if !slices.Equal(cfg.Cmd, tc.want) {
@@ -130,8 +130,8 @@ func TestContainerConfigCommand(t *testing.T) {
 func TestCreateDiscard(t *testing.T) {
 	api := &fakeAPI{}
 	handed := 0
-	s, err := Create(t.Context(), api, Options{Name: "dockprobe-probe-d", Image: &probeimage.Image{Ref: "x"}, Deadline: time.Minute,
-		Remove: func(string) { handed++ }})
+	s, err := Create(t.Context(), api, Options{Image: &probeimage.Image{Ref: "x"},
+		Options: launcher.Options{Name: "dockprobe-probe-d", Deadline: time.Minute}, Remove: func(string) { handed++ }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,8 +97,8 @@ type Options struct {
 	// Starting, when set, is called just before the probe is started:
 	// engine queries the caller needs only after the handshake run then.
 	Starting func()
-	// Image, when set, is told the probe image chosen for the engine.
-	Image func(ref string)
+	// OnImage, when set, is told the probe image chosen for the engine.
+	OnImage func(ref string)
 }
 
 // Step tells o.Progress of a step; it is nil-safe.

@@ -78,8 +78,8 @@ func Probe(ctx context.Context, l Launcher, o ProbeOptions) (Result, error) {
 			starting()
 		}
 	}
-	image := so.Image
-	so.Image = func(ref string) {
+	image := so.OnImage
+	so.OnImage = func(ref string) {
 		o.Tool.ProbeImage = ref
 		if image != nil {
 			image(ref)

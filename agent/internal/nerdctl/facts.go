@@ -40,21 +40,6 @@ func (v *Version) Component(name string) string {
 	return ""
 }
 
-// Info is the part of `nerdctl info` the report keeps.
-type Info struct {
-	ID              string
-	Name            string
-	ServerVersion   string
-	OperatingSystem string
-	OSType          string
-	Architecture    string
-	KernelVersion   string
-	CgroupDriver    string
-	CgroupVersion   string
-	Driver          string
-	SecurityOptions []string
-}
-
 // Version runs `nerdctl version`. It fails when containerd does not
 // answer.
 func (c *Client) Version(ctx context.Context) (*Version, error) {
@@ -72,17 +57,19 @@ func (c *Client) Version(ctx context.Context) (*Version, error) {
 	return &v, nil
 }
 
-// Info runs `nerdctl info`.
-func (c *Client) Info(ctx context.Context) (*Info, error) {
+// Info runs `nerdctl info` and keeps what the report does. nerdctl's info
+// is docker's in form; it has no data root of dockerd's kind and no
+// default runtime.
+func (c *Client) Info(ctx context.Context) (launcher.Info, error) {
 	out, err := c.run(ctx, nil, "info", "--format", "{{json .}}")
 	if err != nil {
-		return nil, err
+		return launcher.Info{}, err
 	}
-	var i Info
+	var i launcher.Info
 	if err := json.Unmarshal(out, &i); err != nil {
-		return nil, fmt.Errorf("decode nerdctl info: %w (output %q)", err, clip(out))
+		return launcher.Info{}, fmt.Errorf("decode nerdctl info: %w (output %q)", err, clip(out))
 	}
-	return &i, nil
+	return i, nil
 }
 
 type listedNetwork struct {
@@ -187,19 +174,7 @@ func Facts(ctx context.Context, c *Client) (*probev1.Engine, []*probev1.SectionE
 			}
 			return launcher.Version{Version: v.Component("containerd")}, nil
 		},
-		Info: func(ctx context.Context) (launcher.Info, error) {
-			i, err := c.Info(ctx)
-			if err != nil {
-				return launcher.Info{}, err
-			}
-			// nerdctl's info has no data root of dockerd's kind and no
-			// default runtime: runc stays.
-			return launcher.Info{
-				ID: i.ID, Name: i.Name, ServerVersion: i.ServerVersion,
-				OperatingSystem: i.OperatingSystem, OSType: i.OSType, Architecture: i.Architecture,
-				KernelVersion: i.KernelVersion, CgroupDriver: i.CgroupDriver, SecurityOptions: i.SecurityOptions,
-			}, nil
-		},
+		Info:     c.Info,
 		Networks: c.Networks,
 		// nerdctl's own message says what failed.
 		Failed: func(section, _ string, err error) *probev1.SectionError {

@@ -102,8 +102,8 @@ func (l *Launcher) Start(ctx context.Context, o launcher.Options) (launcher.Sess
 	if err != nil {
 		return nil, err
 	}
-	if o.Image != nil {
-		o.Image(im.Ref)
+	if o.OnImage != nil {
+		o.OnImage(im.Ref)
 	}
 	o.Step("image " + im.Ref)
 	if loaded, err := l.c.EnsureImage(ctx, im, o.Version); err != nil {
@@ -114,17 +114,8 @@ func (l *Launcher) Start(ctx context.Context, o launcher.Options) (launcher.Sess
 	l.mu.Lock()
 	l.started = true
 	l.mu.Unlock()
-	return start(ctx, l.c, launch.Options{
-		Name:       o.Name,
-		Image:      im,
-		Version:    o.Version,
-		Privileged: o.Privileged,
-		Deadline:   o.Deadline,
-		Debug:      o.Debug,
-		ProbeLog:   o.ProbeLog,
-		Progress:   o.Progress,
-		Starting:   o.Starting,
-	})
+	o.Prefetch = false
+	return start(ctx, l.c, launch.Options{Options: o, Image: im})
 }
 
 // Ping implements launcher.Launcher: containerd answers `nerdctl version`.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dockprobe/dockprobe/agent/internal/launch"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
 )
@@ -118,7 +119,7 @@ func TestEnsureImage(t *testing.T) {
 // container configuration grants, and nothing more.
 func TestRunArgs(t *testing.T) {
 	im := &probeimage.Image{Ref: "dockprobe/probe:dev"}
-	args := RunArgs(launch.Options{Name: "dockprobe-probe-1", Image: im, Version: "dev", Deadline: 65 * time.Second})
+	args := RunArgs(launch.Options{Image: im, Options: launcher.Options{Name: "dockprobe-probe-1", Version: "dev", Deadline: 65 * time.Second}})
 	line := strings.Join(args, " ")
 	for _, want := range []string{
 		"run -i --rm --name dockprobe-probe-1 --pid host --net none --read-only",
@@ -139,7 +140,7 @@ func TestRunArgs(t *testing.T) {
 	if !strings.HasSuffix(line, "dockprobe/probe:dev --deadline 1m5s") {
 		t.Errorf("the image and the probe's arguments must come last:\n%s", line)
 	}
-	priv := strings.Join(RunArgs(launch.Options{Name: "n", Image: im, Privileged: true, Debug: true, Deadline: time.Second}), " ")
+	priv := strings.Join(RunArgs(launch.Options{Image: im, Options: launcher.Options{Name: "n", Privileged: true, Debug: true, Deadline: time.Second}}), " ")
 	if !strings.Contains(priv, "--privileged") || strings.Contains(priv, "--cap-drop") || !strings.HasSuffix(priv, "--deadline 1s --debug") {
 		t.Errorf("privileged run args:\n%s", priv)
 	}
@@ -150,7 +151,7 @@ func TestRunArgs(t *testing.T) {
 func TestStartRefused(t *testing.T) {
 	c, logf := fake(t, "FAKE_RUN_FAIL=failed to create shim task: OCI runtime create failed")
 	im := &probeimage.Image{Ref: "dockprobe/probe:dev"}
-	_, err := Start(context.Background(), c, launch.Options{Name: "dockprobe-probe-x", Image: im, Version: "dev", Deadline: time.Minute})
+	_, err := Start(context.Background(), c, launch.Options{Image: im, Options: launcher.Options{Name: "dockprobe-probe-x", Version: "dev", Deadline: time.Minute}})
 	if !errors.Is(err, launch.ErrStart) || !strings.Contains(err.Error(), "OCI runtime create failed") {
 		t.Fatalf("got %v, want ErrStart quoting nerdctl", err)
 	}
@@ -176,7 +177,7 @@ func TestStartNoProbe(t *testing.T) {
 	c, _ := fake(t)
 	c.Path = "/bin/true"
 	im := &probeimage.Image{Ref: "dockprobe/probe:dev"}
-	_, err := Start(context.Background(), c, launch.Options{Name: "n", Image: im, Version: "dev", Deadline: time.Minute})
+	_, err := Start(context.Background(), c, launch.Options{Image: im, Options: launcher.Options{Name: "n", Version: "dev", Deadline: time.Minute}})
 	if !errors.Is(err, probeclient.ErrProbeGone) && !errors.Is(err, probeclient.ErrTimeout) {
 		t.Fatalf("got %v", err)
 	}

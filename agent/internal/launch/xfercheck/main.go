@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/dockprobe/dockprobe/agent/internal/launch"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
 )
 
@@ -61,10 +62,8 @@ func run(image string, size int64) (result, error) {
 	}
 	defer api.Close()
 	s, err := launch.Launch(ctx, api, launch.Options{
-		Image:    &probeimage.Image{Ref: image},
-		Version:  "xfercheck",
-		Deadline: 2 * time.Minute,
-		ProbeLog: os.Stderr,
+		Image:   &probeimage.Image{Ref: image},
+		Options: launcher.Options{Version: "xfercheck", Deadline: 2 * time.Minute, ProbeLog: os.Stderr},
 	})
 	if err != nil {
 		return res, err

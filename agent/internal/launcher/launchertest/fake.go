@@ -68,8 +68,8 @@ func (f *Fake) Start(ctx context.Context, o launcher.Options) (launcher.Session,
 	}
 	f.containers[name] = fakeContainer{deadline: time.Now().Add(o.Deadline), live: true}
 	f.mu.Unlock()
-	if o.Image != nil {
-		o.Image("fake/probe:" + o.Version)
+	if o.OnImage != nil {
+		o.OnImage("fake/probe:" + o.Version)
 	}
 	o.Step("start")
 	if o.Starting != nil {

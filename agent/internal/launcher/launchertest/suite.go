@@ -93,6 +93,22 @@ func gone(t *testing.T, h Harness, name string, within time.Duration) {
 	}
 }
 
+// started starts a probe under a fresh name and greets it.
+func started(t *testing.T, h Harness, l launcher.Launcher) (string, context.Context, launcher.Session) {
+	t.Helper()
+	n := name()
+	c := ctx(t)
+	s, err := l.Start(c, options(h, n))
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if _, err := s.Handshake(c); err != nil {
+		s.Abort()
+		t.Fatalf("Handshake: %v", err)
+	}
+	return n, c, s
+}
+
 func testFacts(t *testing.T, _ Harness, l launcher.Launcher) {
 	if l.Runtime() == "" {
 		t.Error("Runtime() is empty")
@@ -161,16 +177,11 @@ func testKeepOpen(t *testing.T, h Harness, l launcher.Launcher) {
 }
 
 func testWatch(t *testing.T, h Harness, l launcher.Launcher) {
-	n := name()
-	c := ctx(t)
-	s, err := l.Start(c, options(h, n))
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	defer s.Abort()
-	if _, err := s.Handshake(c); err != nil {
-		t.Fatalf("Handshake: %v", err)
-	}
+	n, c, s := started(t, h, l)
+	defer func() {
+		s.Abort()
+		gone(t, h, n, 30*time.Second)
+	}()
 	wc, cancel := context.WithCancel(c)
 	defer cancel()
 	stream, err := s.Watch(wc, &probev1.WatchRequest{})
@@ -187,15 +198,7 @@ func testWatch(t *testing.T, h Harness, l launcher.Launcher) {
 }
 
 func testAbortRemoves(t *testing.T, h Harness, l launcher.Launcher) {
-	n := name()
-	c := ctx(t)
-	s, err := l.Start(c, options(h, n))
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	if _, err := s.Handshake(c); err != nil {
-		t.Fatalf("Handshake: %v", err)
-	}
+	n, _, s := started(t, h, l)
 	if !h.Exists(t, n) {
 		t.Fatalf("a started probe %s is not on the runtime", n)
 	}
@@ -217,16 +220,8 @@ func testCancelled(t *testing.T, h Harness, l launcher.Launcher) {
 }
 
 func testSweepSparesLive(t *testing.T, h Harness, l launcher.Launcher) {
-	n := name()
-	c := ctx(t)
-	s, err := l.Start(c, options(h, n))
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	n, c, s := started(t, h, l)
 	defer s.Abort()
-	if _, err := s.Handshake(c); err != nil {
-		t.Fatalf("Handshake: %v", err)
-	}
 	removed, err := l.Sweep(c, time.Now())
 	if err != nil {
 		t.Fatalf("Sweep: %v", err)
@@ -237,16 +232,8 @@ func testSweepSparesLive(t *testing.T, h Harness, l launcher.Launcher) {
 }
 
 func testSweepStale(t *testing.T, h Harness, l launcher.Launcher) {
-	n := name()
-	c := ctx(t)
-	s, err := l.Start(c, options(h, n))
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	n, c, s := started(t, h, l)
 	defer s.Abort()
-	if _, err := s.Handshake(c); err != nil {
-		t.Fatalf("Handshake: %v", err)
-	}
 	// An hour on, the probe is past its deadline: debris.
 	removed, err := l.Sweep(c, time.Now().Add(time.Hour))
 	if err != nil {
@@ -259,16 +246,8 @@ func testSweepStale(t *testing.T, h Harness, l launcher.Launcher) {
 }
 
 func testCleanup(t *testing.T, h Harness, l launcher.Launcher) {
-	n := name()
-	c := ctx(t)
-	s, err := l.Start(c, options(h, n))
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	n, c, s := started(t, h, l)
 	defer s.Abort()
-	if _, err := s.Handshake(c); err != nil {
-		t.Fatalf("Handshake: %v", err)
-	}
 	removed, err := l.Cleanup(c, func(name string, err error) { t.Errorf("remove %s: %v", name, err) })
 	if err != nil {
 		t.Fatalf("Cleanup: %v", err)
