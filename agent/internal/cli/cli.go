@@ -1,6 +1,9 @@
 // Package cli is the agent's command line: it turns flags into options and
-// options into calls of the packages that do the work (endpoint, engine,
-// launch, report). It is the only package that imports the CLI library.
+// options into calls of the packages that do the work (endpoint, launcher
+// and its runtimes launch and nerdctl, report). It chooses the runtime in
+// one place (runtimeOptions.open); every command then runs the probe
+// through a launcher.Launcher without knowing which runtime it is. It is
+// the only package that imports the CLI library.
 package cli
 
 import (

@@ -1,10 +1,12 @@
 // Package nerdctl runs the probe on a containerd host through the nerdctl
 // command (Rancher Desktop in containerd mode, Lima, Finch, colima, a plain
-// containerd): it reads the engine's facts from `nerdctl version`, `info`
-// and `network inspect`, loads the probe image with `nerdctl load` from the
-// agent's in-memory archive (never pulling), and runs the probe with
-// `nerdctl run -i --rm` and the same least-privilege settings as the Docker
-// launcher, speaking gRPC over the nerdctl process's stdin and stdout.
+// containerd); its Launcher is the nerdctl runtime's launcher.Launcher. It
+// reads the engine's facts from `nerdctl version`, `info` and `network
+// inspect`, loads the probe image with `nerdctl load` from the agent's
+// in-memory archive (never pulling), runs the probe with `nerdctl run -i
+// --rm` and the same least-privilege settings as the Docker launcher,
+// speaking gRPC over the nerdctl process's stdin and stdout, guards it with
+// a watchdog shell and sweeps what dead runs left.
 //
 // It shells out rather than importing containerd's client: the same code
 // then works with Rancher Desktop's nerdctl.exe on Windows, which tunnels

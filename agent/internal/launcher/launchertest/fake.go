@@ -176,8 +176,16 @@ func (fakeProbe) Handshake(_ context.Context, req *probev1.HandshakeRequest) (*p
 	return &probev1.HandshakeResponse{ProbeVersion: req.GetAgentVersion(), ProtocolVersion: probev1.ProtocolVersion}, nil
 }
 
+// FakeHostGateway is the address the fake runtime maps the hint's
+// host-gateway name to in its probe's /etc/hosts, as Docker does.
+const FakeHostGateway = "192.168.65.254"
+
 func (fakeProbe) Collect(_ context.Context, req *probev1.CollectRequest) (*probev1.CollectResponse, error) {
-	return &probev1.CollectResponse{Report: &probev1.Report{Target: &probev1.Target{Pid: max(req.GetTargetPid(), 1)}}}, nil
+	rep := &probev1.Report{Target: &probev1.Target{Pid: max(req.GetTargetPid(), 1)}}
+	if n := req.GetHint().GetHostGatewayName(); n != "" {
+		rep.Container = &probev1.ProbeContainer{EtcHosts: []*probev1.HostsEntry{{Address: FakeHostGateway, Names: []string{n}}}}
+	}
+	return &probev1.CollectResponse{Report: rep}, nil
 }
 
 func (fakeProbe) Watch(req *probev1.WatchRequest, stream grpc.ServerStreamingServer[probev1.WatchEvent]) error {
