@@ -668,11 +668,12 @@ do_up() {
 		die "$K8S_STATE exists, is not empty and has no $MARKER; refusing to use it"
 	fi
 
+	K8S_NODES=$WANT_NODES
 	trap on_up_exit EXIT
 	trap 'exit 130' INT TERM
 	mkdir -p "$K8S_STATE" "$LOGS"
 	chmod 0711 "$K8S_STATE"
-	printf 'id=%s\nnodes=%s\n' "$ID" "$K8S_NODES" >"$MARKER"
+	printf 'id=%s\nnodes=%s\nk8s_bin=%s\nengine_bin=%s\n' "$ID" "$K8S_NODES" "$K8S_BIN" "$ENGINE_BIN" >"$MARKER"
 	[[ -d /run/netns ]] && echo 1 >"$K8S_STATE/run-netns-dir-existed"
 	mountpoint -q /run/netns 2>/dev/null && echo 1 >"$K8S_STATE/run-netns-was-mounted"
 
@@ -783,6 +784,9 @@ do_down() {
 	for ((i = 1; i <= 9; i++)); do
 		if pid=$(live_pid "node$i-containerd"); then stop_pid "$pid" 10 "node$i containerd"; fi
 	done
+	for ((i = 1; i <= 9; i++)); do
+		if pid=$(live_pid "node$i-holder"); then stop_pid "$pid" 5 "node$i namespace holder"; fi
+	done
 	if pid=$(live_pid host-fwd); then kill -TERM -- "-$pid" 2>/dev/null || true; stop_pid "$pid" 5 "host forwarder"; fi
 	for n in apiserver cp-fwd etcd; do
 		if pid=$(live_pid "$n"); then stop_pid "$pid" 10 "$n"; fi
@@ -868,8 +872,13 @@ do_load_image() {
 
 main() {
 	validate_settings
-	# A running cluster knows how many nodes it has.
-	if [[ -r $MARKER ]]; then K8S_NODES=$(sed -n 's/^nodes=//p' "$MARKER"); fi
+	# A running cluster knows how many nodes it has and which binaries it runs.
+	WANT_NODES=$K8S_NODES
+	if [[ -r $MARKER ]]; then
+		K8S_NODES=$(sed -n 's/^nodes=//p' "$MARKER")
+		[[ -n ${K8S_BIN:-} ]] || K8S_BIN=$(sed -n 's/^k8s_bin=//p' "$MARKER")
+		[[ -n ${ENGINE_BIN:-} ]] || ENGINE_BIN=$(sed -n 's/^engine_bin=//p' "$MARKER")
+	fi
 	case ${1:-} in
 	up)
 		need_root
