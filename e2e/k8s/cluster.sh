@@ -157,24 +157,23 @@ live_pid() {
 	printf '%s\n' "$pid"
 }
 
-wait_gone() {
-	local pid=$1 i
-	for ((i = 0; i < $2 * 10; i++)); do
-		pid_alive "$pid" || return 0
+# stop_pids SECS PID...: SIGTERM to all, up to SECS for them to go, then SIGKILL.
+stop_pids() {
+	local secs=$1 pid k left
+	shift
+	(($#)) || return 0
+	kill -TERM "$@" 2>/dev/null || true
+	for ((k = 0; k < secs * 10; k++)); do
+		left=0
+		for pid in "$@"; do pid_alive "$pid" && left=1; done
+		((left)) || return 0
 		sleep 0.1
 	done
-	! pid_alive "$pid"
-}
-
-stop_pid() {
-	local pid=$1 secs=$2 name=$3
-	pid_alive "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	if ! wait_gone "$pid" "$secs"; then
-		log "$name (pid $pid) ignored SIGTERM for ${secs}s; sending SIGKILL"
+	for pid in "$@"; do
+		pid_alive "$pid" || continue
+		log "pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60)) ignored SIGTERM for ${secs}s; sending SIGKILL"
 		kill -KILL "$pid" 2>/dev/null || true
-		wait_gone "$pid" 5 || log "warning: $name (pid $pid) still there after SIGKILL"
-	fi
+	done
 }
 
 all_netns() {
@@ -211,15 +210,20 @@ our_pids() {
 }
 
 sweep() {
-	local round pids
+	local round pids k p
 	for round in 1 2 3 4 5 6; do
 		pids=$(our_pids | sort -un | while read -r p; do pid_alive "$p" && echo "$p"; done || true)
 		[[ -z $pids ]] && return 0
 		((round == 1)) && log "stopping leftover processes: $(echo "$pids" | tr '\n' ' ')"
-		if ((round <= 2)); then
+		if ((round <= 1)); then
 			# shellcheck disable=SC2086 # word splitting of the pid list is intended
 			kill -TERM $pids 2>/dev/null || true
-			sleep 1
+			for ((k = 0; k < 10; k++)); do
+				sleep 0.1
+				# shellcheck disable=SC2086
+				for p in $pids; do pid_alive "$p" && continue 2; done
+				break
+			done
 		else
 			# shellcheck disable=SC2086
 			kill -KILL $pids 2>/dev/null || true
@@ -776,21 +780,24 @@ do_down() {
 	local t0 pid i ns
 	t0=$(date +%s.%N)
 	cd /
-	# Kubelets first (so nothing restarts pods), then every process of ours,
-	# containerd and its shims and containers included, then the control plane.
+	# The kubelets (so nothing restarts pods) and the API server (it drains
+	# while etcd is still there) first; then, all at once, containerd, the
+	# namespace holders, etcd and the forwarders; then every process left of
+	# ours: shims and pods (throw-away, so one second of grace).
+	local first=() rest=() n
 	for ((i = 1; i <= 9; i++)); do
-		if pid=$(live_pid "node$i-kubelet"); then stop_pid "$pid" 10 "node$i kubelet"; fi
+		if pid=$(live_pid "node$i-kubelet"); then first+=("$pid"); fi
+		for n in containerd holder; do
+			if pid=$(live_pid "node$i-$n"); then rest+=("$pid"); fi
+		done
 	done
-	for ((i = 1; i <= 9; i++)); do
-		if pid=$(live_pid "node$i-containerd"); then stop_pid "$pid" 10 "node$i containerd"; fi
+	if pid=$(live_pid apiserver); then first+=("$pid"); fi
+	if pid=$(live_pid host-fwd); then kill -TERM -- "-$pid" 2>/dev/null || true; rest+=("$pid"); fi
+	for n in cp-fwd etcd; do
+		if pid=$(live_pid "$n"); then rest+=("$pid"); fi
 	done
-	for ((i = 1; i <= 9; i++)); do
-		if pid=$(live_pid "node$i-holder"); then stop_pid "$pid" 5 "node$i namespace holder"; fi
-	done
-	if pid=$(live_pid host-fwd); then kill -TERM -- "-$pid" 2>/dev/null || true; stop_pid "$pid" 5 "host forwarder"; fi
-	for n in apiserver cp-fwd etcd; do
-		if pid=$(live_pid "$n"); then stop_pid "$pid" 10 "$n"; fi
-	done
+	stop_pids 15 "${first[@]}"
+	stop_pids 10 "${rest[@]}"
 	K8S_NODES=9 sweep
 	for ns in $(K8S_NODES=9 all_netns); do
 		[[ -e /var/run/netns/$ns ]] || continue
