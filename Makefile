@@ -82,9 +82,10 @@ e2e: agent ## end-to-end tests against a real LinuxKit-shaped engine (needs root
 
 # --- Kubernetes e2e (e2e/k8s): a real two-node cluster, one at a time with
 # the engine e2e on 2 cores. Binaries: e2e/k8s/install-k8s.sh and
-# e2e/tools/install-engine.sh (cached; .ci/run installs them).
+# e2e/tools/install-engine.sh (cached; .ci/run installs them). -p 1: every
+# package under e2e/k8s/ shares the one cluster, and each takes it down at its end.
 e2e-k8s: agent ## end-to-end tests against a real two-node Kubernetes cluster (needs root; e2e/k8s/)
-	DOCKPROBE_E2E=1 $(GO) test -count=1 -v -timeout 20m ./e2e/k8s/...
+	DOCKPROBE_E2E=1 $(GO) test -p 1 -count=1 -v -timeout 20m ./e2e/k8s/...
 # --- end Kubernetes e2e
 
 test: unit e2e e2e-k8s ## unit and end-to-end tests
