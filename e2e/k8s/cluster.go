@@ -209,12 +209,23 @@ func (c *Cluster) Apply(ctx context.Context, manifest string) error {
 }
 
 // LoadImage imports an image archive (OCI layout or docker save tar, e.g.
-// from `agent image save`) into every node's containerd, namespace k8s.io,
-// so pods with imagePullPolicy: Never can use it.
-func (c *Cluster) LoadImage(ctx context.Context, archive string) error {
-	out, err := exec.CommandContext(ctx, "bash", Script(), "load-image", archive).CombinedOutput()
+// from `agent image save`) into the containerd (namespace k8s.io) of the
+// named nodes, or of every node when none is named, so pods with
+// imagePullPolicy: Never can use it there.
+func (c *Cluster) LoadImage(ctx context.Context, archive string, nodes ...string) error {
+	out, err := exec.CommandContext(ctx, "bash", append([]string{Script(), "load-image", archive}, nodes...)...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("cluster.sh load-image %s: %w\n%s", archive, err, out)
+	}
+	return nil
+}
+
+// RemoveImage removes image ref from the named nodes (every node when none
+// is named): a pod there that needs it fails with ErrImageNeverPull.
+func (c *Cluster) RemoveImage(ctx context.Context, ref string, nodes ...string) error {
+	out, err := exec.CommandContext(ctx, "bash", append([]string{Script(), "remove-image", ref}, nodes...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("cluster.sh remove-image %s: %w\n%s", ref, err, out)
 	}
 	return nil
 }

@@ -4,7 +4,10 @@
 # every one of them inside network namespaces this script creates.
 #
 # Usage: cluster.sh up|down|status|env
-#        cluster.sh load-image FILE   import an image archive into every node's containerd (k8s.io)
+#        cluster.sh load-image FILE [NODE...]   import an image archive into the nodes'
+#                                      containerd (k8s.io); every node unless named
+#        cluster.sh remove-image REF [NODE...]  remove an image from the nodes (to make one fail)
+#        cluster.sh namespace NAME    create a namespace as the controllers would have it
 #        cluster.sh kubectl ARGS...   kubectl with the admin kubeconfig
 #   eval "$(cluster.sh env)" gives KUBECONFIG, K8S_NODE_NAMES, K8S_NODE1_KUBELET_PID, ...
 #
@@ -202,7 +205,7 @@ our_pids() {
 		for i in "${mnts[@]}"; do [[ $link == "$i" ]] && { echo "$p"; continue 2; }; done
 	done
 	for ((i = 1; i <= K8S_NODES; i++)); do
-		for d in /sys/fs/cgroup/*/"$(node_cgroup "$i")"; do
+		for d in $(cgroup_dirs "$(node_cgroup "$i")"); do
 			[[ -d $d ]] || continue
 			find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true
 		done
@@ -500,17 +503,34 @@ sysctls_release() {
 	if [[ ! -d $SHARED/users ]]; then rm -f "$SHARED/lock" && rmdir "$SHARED" 2>/dev/null || true; fi
 }
 
+# cgroup_dirs NAME: where cgroup NAME lives, one line per hierarchy (cgroup
+# v1: one per controller mount, as here; v2: the one unified tree).
+cgroup_dirs() {
+	local c
+	if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
+		echo "/sys/fs/cgroup/$1"
+		return
+	fi
+	for c in /sys/fs/cgroup/*; do
+		[[ -d $c && $(basename "$c") != unified ]] && mountpoint -q "$c" && echo "$c/$1"
+	done
+}
+
+# The kubelet refuses a cgroupRoot that does not exist.
 make_cgroups() {
-	local i d c
+	local i d parent c
 	for ((i = 1; i <= K8S_NODES; i++)); do
-		for c in /sys/fs/cgroup/*; do
-			[[ -d $c && $(basename "$c") != unified ]] || continue
-			d=$c/$(node_cgroup "$i")
+		for d in $(cgroup_dirs "$(node_cgroup "$i")"); do
 			mkdir -p "$d"
-			# A new cpuset starts with no CPUs and no memory nodes.
+			parent=$(dirname "$d")
+			# v1: a new cpuset starts with no CPUs and no memory nodes.
 			if [[ -e $d/cpuset.cpus && -z $(<"$d/cpuset.cpus") ]]; then
-				cat "$c/cpuset.cpus" >"$d/cpuset.cpus"
-				cat "$c/cpuset.mems" >"$d/cpuset.mems"
+				cat "$parent/cpuset.cpus" >"$d/cpuset.cpus"
+				cat "$parent/cpuset.mems" >"$d/cpuset.mems"
+			fi
+			# v2: hand the kubelet the controllers its pods need (untested here: this machine is v1).
+			if [[ -e $d/cgroup.subtree_control ]]; then
+				for c in $(<"$parent/cgroup.subtree_control"); do echo "+$c" >"$d/cgroup.subtree_control" 2>/dev/null || true; done
 			fi
 		done
 	done
@@ -519,7 +539,7 @@ make_cgroups() {
 remove_cgroups() {
 	local i d
 	for ((i = 1; i <= 9; i++)); do
-		for d in /sys/fs/cgroup/*/"$(node_cgroup "$i")"; do
+		for d in $(cgroup_dirs "$(node_cgroup "$i")"); do
 			[[ -d $d ]] || continue
 			find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || log "warning: could not remove cgroup $d"
 		done
@@ -869,12 +889,40 @@ do_env() {
 	done
 }
 
+# node_indexes [NODE...]: the node numbers named (by node name), or all.
+node_indexes() {
+	local i n found
+	if (($# == 0)); then
+		for ((i = 1; i <= K8S_NODES; i++)); do echo "$i"; done
+		return
+	fi
+	for n in "$@"; do
+		found=0
+		for ((i = 1; i <= K8S_NODES; i++)); do
+			[[ $(node_name "$i") == "$n" ]] && { echo "$i"; found=1; }
+		done
+		((found)) || die "no node named '$n' (nodes: $(for ((i = 1; i <= K8S_NODES; i++)); do node_name "$i"; done | tr '\n' ' '))"
+	done
+}
+
 do_load_image() {
-	local f=${1:-} i
-	[[ -n $f && -r $f ]] || die "usage: $0 load-image FILE (an image archive: OCI layout or docker save tar)"
+	local f=${1:-} i idx
+	[[ -n $f && -r $f ]] || die "usage: $0 load-image FILE [NODE...] (an image archive: OCI layout or docker save tar)"
+	shift
 	is_up || die "not up (run '$0 up')"
 	resolve_bins
-	for ((i = 1; i <= K8S_NODES; i++)); do import_image "$i" "$f"; done
+	idx=$(node_indexes "$@")
+	for i in $idx; do import_image "$i" "$f"; done
+}
+
+do_remove_image() {
+	local ref=${1:-} i idx
+	[[ -n $ref ]] || die "usage: $0 remove-image REF [NODE...]"
+	shift
+	is_up || die "not up (run '$0 up')"
+	resolve_bins
+	idx=$(node_indexes "$@")
+	for i in $idx; do ctr_node "$i" images rm "$ref" >/dev/null; done
 }
 
 main() {
@@ -899,7 +947,13 @@ main() {
 	env) do_env ;;
 	load-image)
 		need_root
-		do_load_image "${2:-}"
+		shift
+		do_load_image "$@"
+		;;
+	remove-image)
+		need_root
+		shift
+		do_remove_image "$@"
 		;;
 	namespace)
 		need_root
@@ -915,7 +969,7 @@ main() {
 		kubectl_admin "$@"
 		;;
 	*)
-		echo "usage: $0 up|down|status|env|load-image FILE|namespace NAME|kubectl ARGS..." >&2
+		echo "usage: $0 up|down|status|env|load-image FILE [NODE...]|remove-image REF [NODE...]|namespace NAME|kubectl ARGS..." >&2
 		exit 2
 		;;
 	esac

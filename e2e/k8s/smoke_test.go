@@ -182,7 +182,7 @@ func podOnNode(ctx context.Context, t *testing.T, n Node, image, run string) {
 	// the node's containerd.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		pids, tasks := podPIDs(n, uid), runningTasks(t, n)
+		pids, tasks := podPIDs(n, uid), runningTasks(t, n, uid)
 		if len(pids) == 0 && len(tasks) == 0 {
 			break
 		}
@@ -193,11 +193,14 @@ func podOnNode(ctx context.Context, t *testing.T, n Node, image, run string) {
 	}
 }
 
-// podPIDs lists the processes in the pod's cgroups on node n (pids
-// hierarchy: ROOT/kubepods[/QOS]/podUID[/CONTAINER]).
+// podPIDs lists the processes in the pod's cgroups on node n
+// (ROOT/kubepods[/QOS]/podUID[/CONTAINER], in the pids hierarchy on cgroup v1).
 func podPIDs(n Node, uid string) []string {
 	var pids []string
 	root := filepath.Join("/sys/fs/cgroup/pids", n.Cgroup)
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		root = filepath.Join("/sys/fs/cgroup", n.Cgroup)
+	}
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() != "cgroup.procs" || !strings.Contains(p, "pod"+uid) {
 			return nil
@@ -209,15 +212,23 @@ func podPIDs(n Node, uid string) []string {
 	return pids
 }
 
-// runningTasks lists the node's containerd tasks (k8s.io) that are RUNNING.
-func runningTasks(t *testing.T, n Node) []string {
-	out, err := exec.Command("ctr", "--address", n.ContainerdSock, "-n", "k8s.io", "tasks", "ls").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ctr tasks ls on %s: %v\n%s", n.Name, err, out)
+// runningTasks lists the node's running containerd tasks (k8s.io) that
+// belong to the pod with uid: its sandbox and its containers.
+func runningTasks(t *testing.T, n Node, uid string) []string {
+	ctr := func(args ...string) string {
+		out, err := exec.Command("ctr", append([]string{"--address", n.ContainerdSock, "-n", "k8s.io"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctr %v on %s: %v\n%s", args, n.Name, err, out)
+		}
+		return string(out)
+	}
+	ours := map[string]bool{}
+	for _, id := range strings.Fields(ctr("containers", "ls", "-q", `labels."io.kubernetes.pod.uid"==`+uid)) {
+		ours[id] = true
 	}
 	var running []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[2] == "RUNNING" {
+	for _, line := range strings.Split(ctr("tasks", "ls"), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[2] == "RUNNING" && ours[f[0]] {
 			running = append(running, f[0])
 		}
 	}
