@@ -44,7 +44,8 @@
 # (vm.overcommit_memory, vm.panic_on_oom, kernel.panic, kernel.panic_on_oops,
 # kernel.keys.root_max{keys,bytes}); their values are saved before the first
 # cluster on the machine starts and restored when the last one stops. Each
-# node's pods live in cgroup /ID-k8s-nodeN (every v1 hierarchy), removed by down.
+# node's pods live in cgroup /ID-k8s-nodeN (every v1 hierarchy, and runc's mirror
+# in the "unified" one), removed by down.
 # down leaves nothing behind: processes, netns, mounts, cgroups, state dir.
 #
 # Settings (environment):
@@ -205,8 +206,7 @@ our_pids() {
 		for i in "${mnts[@]}"; do [[ $link == "$i" ]] && { echo "$p"; continue 2; }; done
 	done
 	for ((i = 1; i <= K8S_NODES; i++)); do
-		for d in $(cgroup_dirs "$(node_cgroup "$i")"); do
-			[[ -d $d ]] || continue
+		for d in $(existing_cgroups "$(node_cgroup "$i")"); do
 			find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true
 		done
 	done
@@ -536,10 +536,21 @@ make_cgroups() {
 	done
 }
 
+# existing_cgroups NAME: every directory of cgroup NAME there is, in any
+# hierarchy: runc also mirrors the pods' cgroups into the v1 machine's
+# "unified" (v2) hierarchy, which make_cgroups leaves alone.
+existing_cgroups() {
+	local d
+	for d in /sys/fs/cgroup/"$1" /sys/fs/cgroup/*/"$1"; do
+		[[ -d $d ]] && echo "$d"
+	done
+	return 0
+}
+
 remove_cgroups() {
 	local i d
 	for ((i = 1; i <= 9; i++)); do
-		for d in $(cgroup_dirs "$(node_cgroup "$i")"); do
+		for d in $(existing_cgroups "$(node_cgroup "$i")"); do
 			[[ -d $d ]] || continue
 			find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || log "warning: could not remove cgroup $d"
 		done
@@ -797,7 +808,7 @@ ensure_namespace() {
 }
 
 do_down() {
-	local t0 pid i ns
+	local t0 pid i ns d
 	t0=$(date +%s.%N)
 	cd /
 	# The kubelets (so nothing restarts pods) and the API server (it drains
@@ -842,6 +853,19 @@ do_down() {
 		else
 			log "warning: $K8S_STATE has no $MARKER; not removing it"
 		fi
+	fi
+	# Say so, and fail, when anything of ours is still there.
+	local left=()
+	for ns in $(K8S_NODES=9 all_netns); do
+		[[ -e /var/run/netns/$ns ]] && left+=("netns $ns")
+	done
+	for ((i = 1; i <= 9; i++)); do
+		for d in $(existing_cgroups "$(node_cgroup "$i")"); do left+=("cgroup $d"); done
+	done
+	[[ -e $K8S_STATE && -e $MARKER ]] && left+=("state $K8S_STATE")
+	if ((${#left[@]})); then
+		log "error: down left behind: ${left[*]}"
+		return 1
 	fi
 	log "down in $(elapsed "$t0")s"
 }
