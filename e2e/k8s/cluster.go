@@ -30,6 +30,7 @@ type Cluster struct {
 	Server     string // https://127.0.0.1:PORT
 	State      string // state dir, removed by Down
 	KubectlBin string // kubectl v1.35, built by install-k8s.sh
+	Version    string // the Kubernetes version install-k8s.sh pins, e.g. v1.35.4
 	Nodes      []Node
 
 	pki      string
@@ -103,11 +104,12 @@ func parseEnv(b []byte) (*Cluster, error) {
 		Server:     env["K8S_SERVER"],
 		State:      env["K8S_STATE"],
 		KubectlBin: env["K8S_KUBECTL"],
+		Version:    env["K8S_VERSION"],
 		pki:        env["K8S_PKI"],
 		toolsBin:   env["K8S_TOOLS_BIN"],
 	}
 	n, err := strconv.Atoi(env["K8S_NODES"])
-	if err != nil || n < 1 || c.Kubeconfig == "" || c.KubectlBin == "" || c.pki == "" {
+	if err != nil || n < 1 || c.Kubeconfig == "" || c.KubectlBin == "" || c.Version == "" || c.pki == "" {
 		return nil, fmt.Errorf("cluster.sh env is incomplete:\n%s", b)
 	}
 	for i := 1; i <= n; i++ {

@@ -888,6 +888,7 @@ do_env() {
 	is_up || die "not up (run '$0 up')"
 	resolve_bins
 	printf 'export K8S_ID=%q\n' "$ID"
+	printf 'export K8S_VERSION=%q\n' "$(sed -n 's/^KUBERNETES_VERSION=\([^ ]*\).*/\1/p' "$HERE/install-k8s.sh")"
 	printf 'export KUBECONFIG=%q\n' "$ADMIN_KUBECONFIG"
 	printf 'export K8S_SERVER=%q\n' "https://127.0.0.1:$(<"$K8S_STATE/apiserver.port")"
 	printf 'export K8S_STATE=%q\n' "$K8S_STATE"

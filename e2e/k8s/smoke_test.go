@@ -61,8 +61,8 @@ func TestClusterRunsHostPIDPodOnEveryNode(t *testing.T) {
 		if !ready {
 			t.Errorf("node %s is not Ready: %+v", n.Metadata.Name, n.Status.Conditions)
 		}
-		if got := n.Status.NodeInfo; got.KubeletVersion != "v1.35.4" || !strings.HasPrefix(got.ContainerRuntimeVersion, "containerd://2.") {
-			t.Errorf("node %s runs kubelet %q and %q, want v1.35.4 and containerd 2", n.Metadata.Name, got.KubeletVersion, got.ContainerRuntimeVersion)
+		if got := n.Status.NodeInfo; got.KubeletVersion != cluster.Version || !strings.HasPrefix(got.ContainerRuntimeVersion, "containerd://2.") {
+			t.Errorf("node %s runs kubelet %q and %q, want %s and containerd 2", n.Metadata.Name, got.KubeletVersion, got.ContainerRuntimeVersion, cluster.Version)
 		}
 		internal := ""
 		for _, a := range n.Status.Addresses {
