@@ -99,8 +99,8 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	b := bundle.New(scrub)
 	rep, runErr := bundleGather(ctx, g, &o.probe, b, logw)
 	o.probe.progress.Done()
-	if runErr != nil && interrupted(ctx) {
-		return runErr // no bundle from a run the user stopped
+	if interrupted(ctx) {
+		return context.Cause(ctx) // no bundle from a run the user stopped
 	}
 	if runErr != nil {
 		fmt.Fprintf(&agentLog, "error: %v\n", runErr)

@@ -81,8 +81,8 @@ func runDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, stdout, 
 	po := &probeOptions{targetPID: o.targetPID, timeout: o.timeout, privileged: o.privileged}
 	po.output.format = o.output
 	rep, runErr := gather(ctx, l, g, po, stderr)
-	if runErr != nil && interrupted(ctx) {
-		return runErr // no verdicts on a run the user stopped
+	if interrupted(ctx) {
+		return context.Cause(ctx) // no verdicts on a run the user stopped
 	}
 	if rep == nil {
 		return doctorBlocked(runErr, stdout, o.output)

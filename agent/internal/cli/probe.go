@@ -113,8 +113,12 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 		defer o.hangUp()
 	}
 	// An interrupted run prints no report: the user asked it to stop, and
-	// a half-gathered report would read as the answer.
-	if rep != nil && !interrupted(ctx) {
+	// a half-gathered report would read as the answer. An interrupt that
+	// lands after the gathering is still one: the exit code must say so.
+	if interrupted(ctx) {
+		return context.Cause(ctx)
+	}
+	if rep != nil {
 		t0 := time.Now()
 		rep.Host = <-hostc
 		analyze(rep)
