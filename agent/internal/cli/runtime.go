@@ -98,7 +98,9 @@ type launchOptions struct {
 // open is the one place that chooses the runtime: nerdctl when the flags
 // say so; else Docker, falling back to nerdctl in auto mode when no Docker
 // engine answered (nerdctlFallback). Every command runs the probe through
-// the launcher it returns.
+// the launcher it returns, so a new runtime is a new --runtime value here
+// (its flags checked in validate) and a launcher.Launcher that passes
+// launchertest; a runtime of many nodes opens one launcher per node.
 func (r *runtimeOptions) open(ctx context.Context, g *globalOptions, lo launchOptions) (launcher.Launcher, error) {
 	if err := r.validate(g); err != nil {
 		return nil, err
