@@ -266,10 +266,20 @@ func TestNerdctlContainerdOnly(t *testing.T) {
 		if got := get(doc, "daemon", "configFile"); got != env["LK_STATE"]+"/containerd.toml" {
 			t.Errorf(".daemon.configFile = %v", got)
 		}
-		if got := get(doc, "daemon", "config", "grpc", "address"); got != "/run/containerd/containerd.sock" {
-			t.Errorf(".daemon.config.grpc.address = %v (config %v, error %v)", got, get(doc, "daemon", "config"), get(doc, "daemon", "configError"))
+		// The address's key is the config schema's: [grpc] up to containerd
+		// 2.2, the grpc server plugin's table from 2.3 (config version 4).
+		// The address the probe resolves from it is the same on both.
+		addrKey, addrTable := []string{"daemon", "config", "grpc", "address"}, "[grpc]"
+		if !strings.HasPrefix(c.Version, "1.") {
+			addrKey, addrTable = []string{"daemon", "config", "plugins", "io.containerd.server.v1.grpc", "address"}, `[plugins."io.containerd.server.v1.grpc"]`
 		}
-		if raw, _ := get(doc, "daemon", "configRaw").(string); !strings.Contains(raw, "[grpc]") {
+		if got := get(doc, addrKey...); got != "/run/containerd/containerd.sock" {
+			t.Errorf(".%s = %v (config %v, error %v)", strings.Join(addrKey, "."), got, get(doc, "daemon", "config"), get(doc, "daemon", "configError"))
+		}
+		if got := get(doc, "daemon", "containerdAddress"); got != "/run/containerd/containerd.sock" {
+			t.Errorf(".daemon.containerdAddress = %v, want /run/containerd/containerd.sock", got)
+		}
+		if raw, _ := get(doc, "daemon", "configRaw").(string); !strings.Contains(raw, addrTable) {
 			t.Errorf(".daemon.configRaw = %q, want the TOML text", raw)
 		}
 		if got := get(doc, "daemon", "dataRoot"); got != env["LK_STATE"]+"/containerd" {
