@@ -136,7 +136,10 @@ func requireNoNerdctlProbes(t *testing.T, nerdctl nctl, within time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("probe containers left after %s: %s", within, left)
+			// What is still running for this namespace says which side held on.
+			out, _ := exec.Command(nerdctl.path, "--namespace", nerdctl.ns, "ps", "-a", "--no-trunc").CombinedOutput()
+			ps, _ := exec.Command("sh", "-c", "ps -eo pid,ppid,stat,etime,args | grep -F -- '"+nerdctl.ns+"' | grep -v grep | cut -c1-240").CombinedOutput()
+			t.Fatalf("probe containers left after %s: %s\n%s\nprocesses:\n%s", within, left, out, ps)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
