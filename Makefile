@@ -80,7 +80,7 @@ unit: probe ## unit tests (root-only ones run when root)
 # Two engines (Debian's Docker 20.10 and today's, DOCKPROBE_ENGINE_BIN or
 # e2e/tools/install-engine.sh): every Docker test runs once on each.
 e2e: agent ## end-to-end tests on two real LinuxKit-shaped engines (needs root, docker.io, containerd)
-	DOCKPROBE_E2E=1 $(GO) test -count=1 -v -timeout 50m ./e2e/...
+	DOCKPROBE_E2E=1 $(GO) test -count=1 -v -timeout 40m ./e2e/...
 
 test: unit e2e ## unit and end-to-end tests
 
