@@ -105,7 +105,8 @@ func HTML(w io.Writer, r *probev1.Report) error {
 		ID: "target", Title: "Target", Empty: empty("target"),
 		Pairs: pairs("PID", itoa(tg.GetPid())+" "+tg.GetComm(), "Chosen by", join(": ", tg.GetMethod(), tg.GetReason()),
 			"Hostname", tg.GetHostname(), "OS", tg.GetOsPrettyName(), "Kernel", tg.GetKernelRelease()),
-		Raw: rawJSON(tg),
+		Head: ancestryHead(tg), Rows: ancestryRows(tg),
+		Raw:  rawJSON(tg),
 	})
 	d := r.GetDaemon()
 	ds := htmlSection{
@@ -266,4 +267,21 @@ func indent(b []byte) string {
 		return string(b)
 	}
 	return out.String()
+}
+
+// ancestryHead and ancestryRows are the target's chain from the VM's pid
+// 1 (first row) to it, with the namespaces each process enters.
+func ancestryHead(tg *probev1.Target) []string {
+	if len(tg.GetAncestry()) == 0 {
+		return nil
+	}
+	return []string{"Ancestry: PID", "PPID", "Comm", "Enters (namespaces that differ from the parent's)", "Could not read"}
+}
+
+func ancestryRows(tg *probev1.Target) [][]string {
+	var rows [][]string
+	for _, s := range tg.GetAncestry() {
+		rows = append(rows, []string{itoa(s.GetPid()), itoa(s.GetPpid()), s.GetComm(), strings.Join(s.GetEnters(), " "), s.GetError()})
+	}
+	return rows
 }
