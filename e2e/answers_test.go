@@ -90,7 +90,9 @@ func ansHostNetns(t *testing.T, mtu int) string {
 	_ = exec.Command("ip", "netns", "del", name).Run()
 	run("ip", "netns", "add", name)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	in := func(args ...string) { run(append([]string{"nsenter", "--net=/var/run/netns/" + name, "--"}, args...)...) }
+	in := func(args ...string) {
+		run(append([]string{"nsenter", "--net=/var/run/netns/" + name, "--"}, args...)...)
+	}
 	in("ip", "link", "add", "ansh0", "mtu", fmt.Sprint(mtu), "type", "veth", "peer", "name", "ansh1", "mtu", fmt.Sprint(mtu))
 	in("ip", "link", "set", "lo", "up")
 	in("ip", "link", "set", "ansh0", "up")

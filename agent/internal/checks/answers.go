@@ -406,4 +406,3 @@ func slowBinds(rep *probev1.Report) *probev1.Finding {
 	return finding(Info, fmt.Sprintf("%d bind mount(s) from a host drive share: every file access crosses from the VM to the host (slow for builds, node_modules, databases)", len(ev)), ev,
 		"keep the project in the WSL file system (\\\\wsl$\\<distro>\\home\\...) or a named volume and bind-mount it from there")
 }
-

@@ -106,7 +106,7 @@ func HTML(w io.Writer, r *probev1.Report) error {
 		Pairs: pairs("PID", itoa(tg.GetPid())+" "+tg.GetComm(), "Chosen by", join(": ", tg.GetMethod(), tg.GetReason()),
 			"Hostname", tg.GetHostname(), "OS", tg.GetOsPrettyName(), "Kernel", tg.GetKernelRelease()),
 		Head: ancestryHead(tg), Rows: ancestryRows(tg),
-		Raw:  rawJSON(tg),
+		Raw: rawJSON(tg),
 	})
 	d := r.GetDaemon()
 	ds := htmlSection{
