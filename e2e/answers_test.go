@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -341,4 +342,106 @@ func TestAnswersHostProxyEngineNone(t *testing.T) {
 			t.Errorf("agent %s does not show the host's proxy", strings.Join(args, " "))
 		}
 	}
+}
+
+// ansSmallEngine starts a second LinuxKit-shaped engine whose data-root
+// lies on a 256 MiB tmpfs of its own and whose dockerd runs with a proxy
+// in its environment (as Docker Desktop's proxy settings give it). It
+// returns the engine and the data-root's filesystem, which the test may
+// fill. Its names are the test's own (dockprobe-ans2, …), apart from the
+// suite's engine.
+func ansSmallEngine(t *testing.T) (ansEngine, string) {
+	t.Helper()
+	small := "/var/lib/dockprobe-ans-small"
+	lk := []string{"LK_NETNS=dockprobe-ans2", "LK_STATE=/var/lib/dockprobe-ans2", "LK_CGROUP_PARENT=/dockprobe-ans2",
+		"LK_EXTRA_DOCKERD_ARGS=--data-root " + small + "/docker"}
+	lkenv := func(proxy bool, args ...string) ([]byte, error) {
+		cmd := exec.Command("bash", append([]string{lkScript}, args...)...)
+		cmd.Env = append(os.Environ(), lk...)
+		if proxy {
+			cmd.Env = append(cmd.Env, "HTTP_PROXY=http://ansuser:ans-eng-pw@proxy.invalid:3128", "HTTPS_PROXY=http://ansuser:ans-eng-pw@proxy.invalid:3128", "NO_PROXY=localhost,127.0.0.1")
+		}
+		return cmd.CombinedOutput()
+	}
+	if err := os.MkdirAll(small, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256m,mode=0700", "dpans-small", small).CombinedOutput(); err != nil {
+		t.Fatalf("mount the small data-root: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", small).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", small, err, out)
+		}
+		_ = os.Remove(small)
+	})
+	out, err := lkenv(true, "up")
+	t.Cleanup(func() {
+		if out, err := lkenv(false, "down"); err != nil {
+			t.Errorf("lkenv down (second engine): %v\n%s", err, out)
+		}
+	})
+	if err != nil {
+		t.Fatalf("lkenv up (second engine): %v\n%s", err, out)
+	}
+	return ansEngine{host: "unix:///var/lib/dockprobe-ans2/docker.sock"}, small
+}
+
+// ansFill makes the filesystem at dir pct percent full (df's way) with
+// one file, replacing the previous fill.
+func ansFill(t *testing.T, dir string, pct float64) {
+	t.Helper()
+	fill := filepath.Join(dir, "dpans-fill")
+	_ = os.Remove(fill)
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	bs := float64(st.Bsize)
+	used := float64(st.Blocks-st.Bfree) * bs
+	size := float64(st.Blocks) * bs
+	need := int64(pct/100*size - used)
+	if need <= 0 {
+		t.Fatalf("%s is already past %.0f%%", dir, pct)
+	}
+	if out, err := exec.Command("fallocate", "-l", fmt.Sprint(need), fill).CombinedOutput(); err != nil {
+		t.Fatalf("fallocate: %v\n%s", err, out)
+	}
+}
+
+// TestAnswersSmallDiskAndEngineProxy: on an engine whose data-root has
+// room, vm.disk passes with the engine's own totals; filled to 96% it
+// fails (doctor exits 20), to 88% it warns. The engine's proxy (with
+// credentials) lacks host.docker.internal and the Docker subnet in its
+// NO_PROXY: a warning, and the password appears nowhere.
+func TestAnswersSmallDiskAndEngineProxy(t *testing.T) {
+	e, small := ansSmallEngine(t)
+	netns := ansHostNetns(t, 1500)
+	d := ansDoctor(t, e, netns, nil, 0)
+	f := d.want(t, "vm.disk", "pass")
+	if !strings.HasPrefix(d.VMState.DataRoot.Path, small) || !d.EngineUsage.DfMeasured || !strings.Contains(strings.Join(f.Evidence, "\n"), "engine: images ") {
+		t.Errorf("vm.disk on the small engine: %+v %+v %q", d.VMState.DataRoot, d.EngineUsage, f.Evidence)
+	}
+	if ev := strings.Join(f.Evidence, "\n"); !strings.Contains(ev, "tmpfs dpans-small") {
+		t.Errorf("vm.disk does not name the mount holding the data-root: %q", f.Evidence)
+	}
+	p := d.want(t, "engine.proxy", "warn")
+	if !strings.Contains(p.Summary, "lacks host.docker.internal and 192.168.65.0/24") {
+		t.Errorf("engine.proxy = %s %q", p.Summary, p.Evidence)
+	}
+	for _, args := range [][]string{{"doctor", "-o", "json"}, {"probe"}, {"probe", "-o", "yaml"}, {"probe", "-o", "html"}} {
+		r := ansAgent(t, e, netns, nil, args...)
+		if strings.Contains(r.stdout+r.stderr, "ans-eng-pw") {
+			t.Errorf("agent %s prints the engine proxy's password", strings.Join(args, " "))
+		}
+	}
+
+	ansFill(t, small, 96)
+	d = ansDoctor(t, e, netns, nil, 20)
+	if f := d.want(t, "vm.disk", "fail"); !strings.Contains(f.Summary, "full") || !strings.Contains(f.Fix, "docker builder prune") {
+		t.Errorf("vm.disk at 96%%: %s / %s", f.Summary, f.Fix)
+	}
+	ansFill(t, small, 88)
+	d = ansDoctor(t, e, netns, nil, 0)
+	d.want(t, "vm.disk", "warn")
 }
