@@ -3,10 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -444,4 +447,88 @@ func TestAnswersSmallDiskAndEngineProxy(t *testing.T) {
 	ansFill(t, small, 88)
 	d = ansDoctor(t, e, netns, nil, 0)
 	d.want(t, "vm.disk", "warn")
+}
+
+// ansArtifacts is where the tests leave pictures for people to look at.
+func ansArtifacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("DOCKPROBE_E2E_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "dockprobe-e2e-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestAnswersNetworkPictureInChromium: the HTML report of the engine seen
+// from a host path of MTU 1400 opens with the summary card and the
+// network picture; headless Chromium lays the SVG out at its size with no
+// console error, and a screenshot of the page is written for people.
+// `agent probe -o svg` gives the same picture alone, well-formed.
+func TestAnswersNetworkPictureInChromium(t *testing.T) {
+	e := lkAnsEngine()
+	netns := ansHostNetns(t, 1400)
+	r := ansAgent(t, e, netns, nil, "probe", "-o", "html")
+	if r.code != 0 {
+		t.Fatalf("agent probe -o html: exit %d\n%s", r.code, r.stderr)
+	}
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(page, []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom, console := chromium(t, dir, "file://"+page)
+	for _, want := range []string{`data-ready="1"`, `id="summary"`, `<svg xmlns="http://www.w3.org/2000/svg" id="netpic"`,
+		"Docker subnet 192.168.65.0/24", "host.docker.internal → 192.168.65.254", "C: → /run/desktop/mnt/host/c", "Kubernetes pods 10.1.0.0/16",
+		"ansh0 198.51.100.2/24 MTU 1400", `<g id="eth0"><rect x="410" y="`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the rendered page lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`<g id="eth0"><rect [^>]*stroke="#bf8700"`).MatchString(dom) {
+		t.Error("eth0 (MTU 1500 over a 1400 host path) is not drawn in the warning's colour")
+	}
+	m := regexp.MustCompile(`data-picture="(\d+)x(\d+)"`).FindStringSubmatch(dom)
+	if m == nil || m[1] != "1160" || m[2] == "0" {
+		t.Errorf("the picture's laid-out size is %v, want 1160 wide and some height", m)
+	}
+	for _, line := range strings.Split(console, "\n") {
+		if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") || strings.Contains(line, "Content Security Policy") {
+			t.Errorf("browser console: %s", line)
+		}
+	}
+
+	// A screenshot of the page, for people to look at.
+	shot := filepath.Join(ansArtifacts(t), "report-network-picture.png")
+	_ = os.Remove(shot)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--hide-scrollbars",
+		"--user-data-dir="+filepath.Join(dir, "profile-shot"), "--window-size=1280,1400", "--screenshot="+shot, "file://"+page)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium --screenshot: %v\n%s", err, out)
+	}
+	if st, err := os.Stat(shot); err != nil || st.Size() < 10_000 {
+		t.Fatalf("no screenshot at %s (%v)", shot, err)
+	}
+	t.Logf("screenshot: %s", shot)
+
+	s := ansAgent(t, e, netns, nil, "probe", "-o", "svg")
+	if s.code != 0 || !strings.HasPrefix(s.stdout, `<?xml version="1.0" encoding="UTF-8"?>`) {
+		t.Fatalf("agent probe -o svg: exit %d\n%.300s\n%s", s.code, s.stdout, s.stderr)
+	}
+	dec := xml.NewDecoder(strings.NewReader(s.stdout))
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("agent probe -o svg is not well-formed: %v", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(ansArtifacts(t), "network-picture.svg"), []byte(s.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
