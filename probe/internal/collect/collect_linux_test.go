@@ -27,7 +27,9 @@ func startIsolated(tb testing.TB) int {
 	if err != nil {
 		tb.Skip("needs unshare(1)")
 	}
-	cmd := exec.Command(unshare, "--net", "--uts", "sh", "-c", "hostname dockprobe-collect-test && exec sleep 60")
+	// ip_forward off in the new namespace only: the test's own stays as it
+	// is, so reading the target's value proves the read happened there.
+	cmd := exec.Command(unshare, "--net", "--uts", "sh", "-c", "hostname dockprobe-collect-test && echo 0 > /proc/sys/net/ipv4/ip_forward && exec sleep 60")
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -57,6 +59,13 @@ func TestCollectOtherNamespaces(t *testing.T) {
 	}
 	if ifs := r.GetInterfaces(); len(ifs) != 1 || ifs[0].GetName() != "lo" {
 		t.Errorf("interfaces = %v, want only lo", ifs)
+	}
+	own, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if f := r.GetVmState().GetForwarding(); f.GetIpv4() != "0" || f.GetError() != "" {
+		t.Errorf("forwarding = %v, want ip_forward 0 from the target's namespace (ours is %s)", f, strings.TrimSpace(string(own)))
+	}
+	if m := r.GetVmState().GetMemory(); m.GetTotalBytes() <= 0 || m.GetAvailableBytes() <= 0 || m.GetOomKills() < 0 {
+		t.Errorf("memory = %v", m)
 	}
 	if own, _ := os.Hostname(); own == "dockprobe-collect-test" {
 		t.Error("the test process's host name changed")
