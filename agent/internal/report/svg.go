@@ -295,6 +295,29 @@ func NetworkPicture(r *probev1.Report) string {
 	vmTitle := "VM: " + strings.TrimSpace(r.GetEngine().GetName()+" "+t.GetOsPrettyName())
 	vm := &svgBox{id: "vm", title: vmTitle, x: 400, y: 50, w: 360}
 	vm.add("", "%s pid %d, kernel %s", t.GetComm(), t.GetPid(), t.GetKernelRelease())
+	if chain := t.GetAncestry(); len(chain) > 0 {
+		var names []string
+		for _, s := range chain {
+			n := fmt.Sprintf("%s(%d)", s.GetComm(), s.GetPid())
+			if len(s.GetEnters()) > 0 {
+				n += "*"
+			}
+			names = append(names, n)
+		}
+		line := ""
+		for i, n := range names {
+			if i > 0 {
+				n = "→ " + n
+			}
+			if line != "" && len([]rune(line+" "+n)) > (vm.w-16)/7 {
+				vm.add("", "%s", line)
+				line = ""
+			}
+			line = strings.TrimSpace(line + " " + n)
+		}
+		vm.add("", "%s", line)
+		vm.add("", "(* enters namespaces of its own)")
+	}
 	eth0 := &svgBox{id: "eth0", title: "eth0", x: 410, w: 340, colour: fl.mtu["eth0"]}
 	if e := vmInterface(r, "eth0"); e != nil {
 		eth0.title = fmt.Sprintf("eth0 %s MTU %d", firstV4(e), e.GetMtu())
