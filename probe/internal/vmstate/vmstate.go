@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 	"strings"
 
@@ -30,15 +31,21 @@ func Collect(fsys *hostfs.FS, pid int, dataRoot string) (*probev1.VmState, error
 	if dataRoot == "" {
 		dataRoot = DefaultDataRoot
 	}
+	dr, drErr := dataRootFS(fsys, pid, dataRoot)
 	vs := &probev1.VmState{
-		DataRoot:   DataRoot(fsys, pid, dataRoot),
+		DataRoot:   dr,
 		Forwarding: Forwarding(fsys, pid),
 		Memory:     Memory(fsys),
 	}
 	var errs []string
-	for what, e := range map[string]string{"data-root": vs.DataRoot.GetError(), "forwarding": vs.Forwarding.GetError(), "memory": vs.Memory.GetError()} {
-		if e != "" {
-			errs = append(errs, what+": "+e)
+	// A data-root that does not exist is a fact (a containerd host whose
+	// root is elsewhere), said in dataRoot.error; not a failed section.
+	if drErr != nil && !errors.Is(drErr, fs.ErrNotExist) {
+		errs = append(errs, "data-root: "+drErr.Error())
+	}
+	for _, p := range []struct{ what, err string }{{"forwarding", vs.Forwarding.GetError()}, {"memory", vs.Memory.GetError()}} {
+		if p.err != "" {
+			errs = append(errs, p.what+": "+p.err)
 		}
 	}
 	if len(errs) > 0 {
@@ -49,15 +56,20 @@ func Collect(fsys *hostfs.FS, pid int, dataRoot string) (*probev1.VmState, error
 
 // DataRoot is statfs of path in pid's mount namespace.
 func DataRoot(fsys *hostfs.FS, pid int, path string) *probev1.Filesystem {
+	f, _ := dataRootFS(fsys, pid, path)
+	return f
+}
+
+func dataRootFS(fsys *hostfs.FS, pid int, path string) (*probev1.Filesystem, error) {
 	f := &probev1.Filesystem{Path: path}
 	st, err := fsys.StatfsInRoot(pid, path)
 	if err != nil {
 		f.Error = err.Error()
-		return f
+		return f, err
 	}
 	f.TotalBytes, f.FreeBytes, f.AvailableBytes = float64(st.Total), float64(st.Free), float64(st.Avail)
 	f.TotalInodes, f.FreeInodes = float64(st.Files), float64(st.FilesFree)
-	return f
+	return f, nil
 }
 
 // Forwarding reads the forwarding sysctls of pid's network namespace.
