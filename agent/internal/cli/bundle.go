@@ -186,7 +186,12 @@ func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, b *bun
 	dg := *g
 	dg.debug = true
 	o.progress.Step("probe")
-	return gather(ctx, c, ep, &dg, o, logw)
+	usage := startUsage(ctx, c)
+	rep, err := gather(ctx, c, ep, &dg, o, logw)
+	if rep != nil {
+		rep.EngineUsage = usage()
+	}
+	return rep, err
 }
 
 // engineAnswers adds the engine's API answers as the API gave them.

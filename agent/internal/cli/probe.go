@@ -121,6 +121,7 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	defer c.Close()
 
 	o.keepOpen = true
+	usage := startUsage(ctx, c)
 	rep, runErr := gather(ctx, c, ep, g, o, stderr)
 	if o.hangUp != nil {
 		defer o.hangUp()
@@ -134,6 +135,7 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	if rep != nil {
 		t0 := time.Now()
 		rep.Host = <-hostc
+		rep.EngineUsage = usage()
 		analyze(rep)
 		if err := render(stdout, rep, o.output); err != nil {
 			return err
