@@ -240,8 +240,8 @@ func (c *collector) phases() {
 		return func(r *probev1.Report) { r.Processes = ps }, errors.Join(scanErr, err)
 	})
 	go c.send(SectionKubelet, 0, func() (func(*probev1.Report), error) {
-		k, err := c.kubelet(choice, scanned)
-		return func(r *probev1.Report) { r.Kubelet = k }, err
+		k, nets, err := c.kubelet(choice, scanned)
+		return func(r *probev1.Report) { r.Kubelet, r.CniNetworks = k, nets }, err
 	})
 	c.extras(pid, scanned)
 }

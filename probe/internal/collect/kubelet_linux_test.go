@@ -57,6 +57,8 @@ func TestCollectKubeletOfTheProbesNode(t *testing.T) {
 	write("proc/905/status", "Name:\tprobe\nCapEff:\t0000000000280000\n")
 	write("proc/220/mountinfo", "62 1 8:48 / / rw,relatime shared:1 - ext4 /dev/vda rw\n")
 	write("proc/320/root/etc/n2/kubelet.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: cgroupfs\nfailSwapOn: false\n")
+	write("proc/220/root/etc/n2/containerd.toml", "version = 3\n[plugins.'io.containerd.cri.v1.runtime'.cni]\n  conf_dir = '/etc/n2/cni'\n")
+	write("proc/220/root/etc/n2/cni/10-bridge.conflist", `{"cniVersion": "1.0.0", "name": "n2-pods", "plugins": [{"type": "bridge", "bridge": "cni-n2", "mtu": 1450, "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.88.2.0/24"}]]}}]}`)
 	write("self/etc/hostname", "probe-1\n")
 
 	r := Collect(context.Background(), Options{Proc: proc, SelfRoot: filepath.Join(dir, "self"), SelfPID: 905})
@@ -68,5 +70,8 @@ func TestCollectKubeletOfTheProbesNode(t *testing.T) {
 	if k.GetPid() != 320 || k.GetDataRoot() != "/var/lib/n2/kubelet" || k.GetContainerdAddress() != "unix:///run/n2/containerd.sock" ||
 		k.GetConfigFile() != "/etc/n2/kubelet.yaml" || k.GetConfig().GetStructValue().GetFields()["cgroupDriver"].GetStringValue() != "cgroupfs" {
 		t.Errorf("kubelet = %v", k)
+	}
+	if n := r.GetCniNetworks(); len(n) != 1 || n[0].GetName() != "n2-pods" {
+		t.Errorf("cni networks = %v, want the second node's runtime's conf_dir", n)
 	}
 }

@@ -249,3 +249,23 @@ func Choose(kubelets []Kubelet, runtimeAddress, runtimeNS string) (d *probev1.Da
 	}
 	return nil, "", false
 }
+
+// DefaultCNIConfDir is where the runtime's CRI plugin reads CNI
+// configurations unless its config says otherwise.
+const DefaultCNIConfDir = "/etc/cni/net.d"
+
+// CNIConfDir is the CNI configuration directory a containerd config
+// (parsed, as in Daemon.config) gives its CRI plugin: conf_dir under
+// plugins."io.containerd.grpc.v1.cri".cni (config version 2) or
+// plugins."io.containerd.cri.v1.runtime".cni (version 3); the default
+// otherwise (dockerd with cri-dockerd, or no config).
+func CNIConfDir(containerdConfig *structpb.Value) string {
+	plugins := containerdConfig.GetStructValue().GetFields()["plugins"].GetStructValue().GetFields()
+	for _, p := range []string{"io.containerd.cri.v1.runtime", "io.containerd.grpc.v1.cri"} {
+		cni := plugins[p].GetStructValue().GetFields()["cni"].GetStructValue().GetFields()
+		if dir := cni["conf_dir"].GetStringValue(); dir != "" {
+			return dir
+		}
+	}
+	return DefaultCNIConfDir
+}

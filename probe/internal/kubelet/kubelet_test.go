@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/dockprobe/dockprobe/probe/internal/hostfs"
 	"github.com/dockprobe/dockprobe/probe/internal/procs"
@@ -226,6 +227,26 @@ func TestChoose(t *testing.T) {
 		d, reason, ok := Choose(tc.ks, tc.addr, tc.ns)
 		if d.GetPid() != tc.want || ok != (tc.want != 0) || (ok && reason == "") {
 			t.Errorf("%s: pid %d ok %v (%s)", tc.name, d.GetPid(), ok, reason)
+		}
+	}
+}
+
+func TestCNIConfDir(t *testing.T) {
+	for _, tc := range []struct{ toml, want string }{
+		{"", DefaultCNIConfDir},
+		{`{"version": 2, "plugins": {"io.containerd.grpc.v1.cri": {"cni": {"conf_dir": "/var/lib/rancher/k3s/agent/etc/cni/net.d", "bin_dir": "/bin"}}}}`, "/var/lib/rancher/k3s/agent/etc/cni/net.d"},
+		{`{"version": 3, "plugins": {"io.containerd.cri.v1.runtime": {"cni": {"conf_dir": "/etc/dp/n2/cni"}}}}`, "/etc/dp/n2/cni"},
+		{`{"version": 3, "plugins": {"io.containerd.cri.v1.runtime": {"cni": {"bin_dir": "/opt/cni/bin"}}}}`, DefaultCNIConfDir},
+	} {
+		var v *structpb.Value
+		if tc.toml != "" {
+			v = &structpb.Value{}
+			if err := protojson.Unmarshal([]byte(tc.toml), v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := CNIConfDir(v); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.toml, got, tc.want)
 		}
 	}
 }

@@ -353,7 +353,11 @@ type Report struct {
 	// --config file parsed (credentials masked), root-dir as data_root and
 	// its container runtime endpoint as containerd_address. Absent on hosts
 	// without a kubelet, and where it is embedded in another binary (k3s).
-	Kubelet       *Daemon `protobuf:"bytes,20,opt,name=kubelet,proto3" json:"kubelet,omitempty"`
+	Kubelet *Daemon `protobuf:"bytes,20,opt,name=kubelet,proto3" json:"kubelet,omitempty"`
+	// The CNI network configurations of the node's runtime (its CNI conf_dir,
+	// /etc/cni/net.d by default), read beside the kubelet (probe-collected
+	// when one runs).
+	CniNetworks   []*Network `protobuf:"bytes,21,rep,name=cni_networks,json=cniNetworks,proto3" json:"cni_networks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -524,6 +528,13 @@ func (x *Report) GetContainerLinks() []*ContainerLink {
 func (x *Report) GetKubelet() *Daemon {
 	if x != nil {
 		return x.Kubelet
+	}
+	return nil
+}
+
+func (x *Report) GetCniNetworks() []*Network {
+	if x != nil {
+		return x.CniNetworks
 	}
 	return nil
 }
@@ -3118,7 +3129,7 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x0fdocker_root_dir\x18\x01 \x01(\tR\rdockerRootDir\x12*\n" +
 	"\x11host_gateway_name\x18\x02 \x01(\tR\x0fhostGatewayName\"E\n" +
 	"\x0fCollectResponse\x122\n" +
-	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\xed\b\n" +
+	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\xad\t\n" +
 	"\x06Report\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\x05R\rschemaVersion\x12,\n" +
 	"\x04tool\x18\x02 \x01(\v2\x18.dockprobe.probe.v1.ToolR\x04tool\x122\n" +
@@ -3143,7 +3154,8 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"mountViews\x124\n" +
 	"\x05names\x18\x12 \x03(\v2\x1e.dockprobe.probe.v1.NameLookupR\x05names\x12J\n" +
 	"\x0fcontainer_links\x18\x13 \x03(\v2!.dockprobe.probe.v1.ContainerLinkR\x0econtainerLinks\x124\n" +
-	"\akubelet\x18\x14 \x01(\v2\x1a.dockprobe.probe.v1.DaemonR\akubelet\"\xf0\x01\n" +
+	"\akubelet\x18\x14 \x01(\v2\x1a.dockprobe.probe.v1.DaemonR\akubelet\x12>\n" +
+	"\fcni_networks\x18\x15 \x03(\v2\x1b.dockprobe.probe.v1.NetworkR\vcniNetworks\"\xf0\x01\n" +
 	"\rContainerLink\x12!\n" +
 	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x16\n" +
@@ -3491,35 +3503,36 @@ var file_probe_v1_probe_proto_depIdxs = []int32{
 	15, // 18: dockprobe.probe.v1.Report.names:type_name -> dockprobe.probe.v1.NameLookup
 	6,  // 19: dockprobe.probe.v1.Report.container_links:type_name -> dockprobe.probe.v1.ContainerLink
 	22, // 20: dockprobe.probe.v1.Report.kubelet:type_name -> dockprobe.probe.v1.Daemon
-	8,  // 21: dockprobe.probe.v1.Knowledge.docker_subnet:type_name -> dockprobe.probe.v1.DockerSubnet
-	9,  // 22: dockprobe.probe.v1.Knowledge.address_pools:type_name -> dockprobe.probe.v1.AddressPool
-	10, // 23: dockprobe.probe.v1.Knowledge.effective_config:type_name -> dockprobe.probe.v1.ConfigValue
-	11, // 24: dockprobe.probe.v1.Knowledge.shares:type_name -> dockprobe.probe.v1.SharePath
-	24, // 25: dockprobe.probe.v1.Host.interfaces:type_name -> dockprobe.probe.v1.Interface
-	26, // 26: dockprobe.probe.v1.Host.routes:type_name -> dockprobe.probe.v1.Route
-	31, // 27: dockprobe.probe.v1.Host.errors:type_name -> dockprobe.probe.v1.SectionError
-	13, // 28: dockprobe.probe.v1.Host.desktop_settings:type_name -> dockprobe.probe.v1.DesktopSettings
-	33, // 29: dockprobe.probe.v1.DesktopSettings.values:type_name -> dockprobe.probe.v1.DesktopSettings.ValuesEntry
-	27, // 30: dockprobe.probe.v1.MountView.mounts:type_name -> dockprobe.probe.v1.Mount
-	19, // 31: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
-	20, // 32: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
-	34, // 33: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
-	35, // 34: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
-	36, // 35: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
-	23, // 36: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
-	39, // 37: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
-	25, // 38: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
-	37, // 39: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
-	30, // 40: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
-	0,  // 41: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
-	2,  // 42: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
-	1,  // 43: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
-	4,  // 44: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
-	43, // [43:45] is the sub-list for method output_type
-	41, // [41:43] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	19, // 21: dockprobe.probe.v1.Report.cni_networks:type_name -> dockprobe.probe.v1.Network
+	8,  // 22: dockprobe.probe.v1.Knowledge.docker_subnet:type_name -> dockprobe.probe.v1.DockerSubnet
+	9,  // 23: dockprobe.probe.v1.Knowledge.address_pools:type_name -> dockprobe.probe.v1.AddressPool
+	10, // 24: dockprobe.probe.v1.Knowledge.effective_config:type_name -> dockprobe.probe.v1.ConfigValue
+	11, // 25: dockprobe.probe.v1.Knowledge.shares:type_name -> dockprobe.probe.v1.SharePath
+	24, // 26: dockprobe.probe.v1.Host.interfaces:type_name -> dockprobe.probe.v1.Interface
+	26, // 27: dockprobe.probe.v1.Host.routes:type_name -> dockprobe.probe.v1.Route
+	31, // 28: dockprobe.probe.v1.Host.errors:type_name -> dockprobe.probe.v1.SectionError
+	13, // 29: dockprobe.probe.v1.Host.desktop_settings:type_name -> dockprobe.probe.v1.DesktopSettings
+	33, // 30: dockprobe.probe.v1.DesktopSettings.values:type_name -> dockprobe.probe.v1.DesktopSettings.ValuesEntry
+	27, // 31: dockprobe.probe.v1.MountView.mounts:type_name -> dockprobe.probe.v1.Mount
+	19, // 32: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
+	20, // 33: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
+	34, // 34: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
+	35, // 35: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
+	36, // 36: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
+	23, // 37: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
+	39, // 38: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
+	25, // 39: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
+	37, // 40: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
+	30, // 41: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
+	0,  // 42: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
+	2,  // 43: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
+	1,  // 44: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
+	4,  // 45: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
+	44, // [44:46] is the sub-list for method output_type
+	42, // [42:44] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_probe_v1_probe_proto_init() }
