@@ -54,7 +54,7 @@ $(TOOLS)/protoc-gen-go-grpc:
 
 PROTOC_GEN = PATH=$(TOOLS):$$PATH protoc -I proto \
 	  --go_out=paths=source_relative:$(1) --go-grpc_out=paths=source_relative:$(1) \
-	  proto/probe/v1/probe.proto proto/probe/v1/watch.proto
+	  proto/probe/v1/probe.proto proto/probe/v1/watch.proto proto/probe/v1/cluster.proto
 
 proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate the gRPC code from proto/ (needs protoc)
 	$(call PROTOC_GEN,proto)
