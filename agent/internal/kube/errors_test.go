@@ -2,6 +2,7 @@ package kube
 
 import (
 	"errors"
+	"io"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/klog/v2"
 )
 
 func TestAPIErrorForbidden(t *testing.T) {
@@ -107,5 +109,16 @@ func TestRESTConfig(t *testing.T) {
 	}
 	if c, err := Connect(ConnOptions{Kubeconfig: path}); err != nil || c.CS == nil {
 		t.Errorf("Connect: %v", err)
+	}
+}
+
+func TestRouteLogs(t *testing.T) {
+	var b strings.Builder
+	RouteLogs(&b)
+	defer RouteLogs(io.Discard)
+	klog.Warning("client-side throttling")
+	klog.Flush()
+	if !strings.Contains(b.String(), "client-side throttling") {
+		t.Errorf("klog went elsewhere: %q", b.String())
 	}
 }

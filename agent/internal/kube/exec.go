@@ -56,6 +56,11 @@ func ShouldFallback(err error) bool {
 // NewExecutor returns the executor for one exec: WebSocket (v5, which can
 // half-close stdin) first, SPDY when the upgrade fails. It never falls
 // back mid-stream. One executor serves one stream.
+//
+// When both fail, the error carries both: SPDY's upgrade error is only
+// text ("unable to upgrade connection: ... is forbidden"), while the
+// WebSocket attempt's holds the server's status (403 and its reason), which
+// is what says which permission is missing.
 func NewExecutor(cfg *rest.Config, u *url.URL) (remotecommand.Executor, error) {
 	ws, err := remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
 	if err != nil {
@@ -65,8 +70,39 @@ func NewExecutor(cfg *rest.Config, u *url.URL) (remotecommand.Executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spdy executor: %w", err)
 	}
-	return remotecommand.NewFallbackExecutor(ws, spdy, ShouldFallback)
+	e := &fallback{}
+	e.Executor, err = remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		fb := ShouldFallback(err)
+		if fb {
+			e.primary = err
+		}
+		return fb
+	})
+	return e, err
 }
+
+// fallback remembers why the WebSocket attempt failed.
+type fallback struct {
+	remotecommand.Executor
+	primary error // set when it fell back (one stream per executor)
+}
+
+func (f *fallback) StreamWithContext(ctx context.Context, o remotecommand.StreamOptions) error {
+	err := f.Executor.StreamWithContext(ctx, o)
+	if err != nil && f.primary != nil && err != f.primary {
+		return &bothFailed{websocket: f.primary, spdy: err}
+	}
+	return err
+}
+
+// bothFailed is a failed WebSocket upgrade followed by a failed SPDY one.
+type bothFailed struct{ websocket, spdy error }
+
+func (b *bothFailed) Error() string {
+	return fmt.Sprintf("%v; over SPDY: %v", b.websocket, b.spdy)
+}
+
+func (b *bothFailed) Unwrap() []error { return []error{b.websocket, b.spdy} }
 
 // Grace is how long Close waits for the probe to end after its stdin was
 // closed before it tears the stream down.
