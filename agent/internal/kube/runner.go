@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/remotecommand"
 )
 
 // Runner starts and ends probe pods for one agent run. Its fields are
@@ -31,6 +33,9 @@ type Runner struct {
 	Now           func() time.Time
 	// Debug passes --debug to the exec'd probe.
 	Debug bool
+	// NewExecutor makes the exec's executor (NewExecutor with Client.Config
+	// when nil); tests put a fake process here.
+	NewExecutor func(u *url.URL) (remotecommand.Executor, error)
 }
 
 // NewRunner returns a Runner for c with a fresh run ID, this process's
@@ -103,12 +108,20 @@ func (r *Runner) StartPod(ctx context.Context, node string) (*corev1.Pod, error)
 // Exec starts the probe's gRPC server in pod over pods/exec; stderr gets
 // its log.
 func (r *Runner) Exec(ctx context.Context, pod *corev1.Pod, stderr io.Writer) (*Conn, error) {
-	return Exec(ctx, r.Client.Config, ExecOptions{
-		Namespace: r.Namespace,
-		Pod:       pod.Name,
-		Command:   ServeCommand(r.Deadline, r.Debug),
-		Stderr:    stderr,
-	})
+	if r.NewExecutor == nil {
+		return Exec(ctx, r.Client.Config, ExecOptions{
+			Namespace: r.Namespace,
+			Pod:       pod.Name,
+			Command:   ServeCommand(r.Deadline, r.Debug),
+			Stderr:    stderr,
+		})
+	}
+	u := &url.URL{Path: "/api/v1/namespaces/" + r.Namespace + "/pods/" + pod.Name + "/exec"}
+	ex, err := r.NewExecutor(u)
+	if err != nil {
+		return nil, err
+	}
+	return NewConn(ctx, ex, r.Namespace, stderr), nil
 }
 
 // DeleteTimeout bounds one deletion.
