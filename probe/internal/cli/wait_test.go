@@ -73,7 +73,7 @@ func TestWaitEndsWithTheLastServer(t *testing.T) {
 		t.Skip("abstract sockets are Linux-only; the probe runs on Linux")
 	}
 	old := lastServerGrace
-	lastServerGrace = 100 * time.Millisecond
+	lastServerGrace = 300 * time.Millisecond
 	defer func() { lastServerGrace = old }()
 	sock := testSocket(t)
 	r, w := io.Pipe()
