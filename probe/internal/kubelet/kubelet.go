@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -27,6 +29,9 @@ import (
 	"github.com/dockprobe/dockprobe/probe/internal/procs"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
+
+// yamlLine finds the line number in a YAML parser's message.
+var yamlLine = regexp.MustCompile(`\bline (\d+)\b`)
 
 // The kubelet's defaults on Linux.
 const (
@@ -99,7 +104,15 @@ func ParseConfig(r io.Reader) (*structpb.Value, error) {
 	}
 	var doc any
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrConfig, firstLine(err.Error()))
+		msg := firstLine(err.Error())
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n > 0 {
+				if lines := strings.Split(string(b), "\n"); n <= len(lines) {
+					msg += fmt.Sprintf(" (line %q)", lines[n-1])
+				}
+			}
+		}
+		return nil, fmt.Errorf("%w: %s", ErrConfig, msg)
 	}
 	if _, ok := doc.(map[string]any); !ok {
 		return nil, fmt.Errorf("%w: not a mapping of settings (got %s)", ErrConfig, kind(doc))

@@ -74,6 +74,7 @@ func TestParseConfig(t *testing.T) {
 			}
 		}},
 		{input: "a: [1, 2\nb: c", err: "invalid kubelet config"},
+		{input: "kind: KubeletConfiguration\ncgroupDriver: systemd: x\n", err: `(line "cgroupDriver: systemd: x")`},
 		{input: "- a\n- b\n", err: "not a mapping of settings (got a list)"},
 		{input: "", err: "an empty document"},
 	} {
