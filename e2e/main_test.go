@@ -16,7 +16,6 @@ import (
 
 var (
 	agentBin string
-	lkEnv    map[string]string // from lkenv.sh env
 	lkScript string
 )
 
@@ -49,21 +48,20 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("agent binary: %w (run `make` first)", err)
 	}
 	lkScript = filepath.Join(wd, "lkenv", "lkenv.sh")
-	if out, err := exec.Command("bash", lkScript, "up").CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("lkenv up: %w\n%s", err, out)
-	}
-	defer func() {
-		if out, err := exec.Command("bash", lkScript, "down").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "lkenv down: %v\n%s", err, out)
-		}
-	}()
-	out, err := exec.Command("bash", lkScript, "env").Output()
+	bin, err := engineBin(wd)
 	if err != nil {
-		return 0, fmt.Errorf("lkenv env: %w", err)
+		return 0, err
 	}
-	lkEnv = parseEnv(out)
-	if lkEnv["DOCKER_HOST"] == "" || lkEnv["LK_DOCKERD_PID"] == "" {
-		return 0, fmt.Errorf("lkenv env gave no DOCKER_HOST or LK_DOCKERD_PID:\n%s", out)
+	if err := checkEngineBin(bin); err != nil {
+		return 0, err
+	}
+	engineSpecs = []engineSpec{{tag: "deb"}, {tag: "cur", bin: bin}}
+	if engines, err = startEngines(engineSpecs); err != nil {
+		return 0, err
+	}
+	defer stopEngines(engines)
+	for _, e := range engines {
+		fmt.Printf("e2e: %s: Docker %s (API %s), DOCKER_HOST=%s, netns %s\n", e.Name, e.Version, e.API, e.Host, e.Env["LK_NETNS"])
 	}
 	return m.Run(), nil
 }

@@ -40,46 +40,6 @@ var ctrSecrets = []string{"S3cret-ctr-Passw0rd", "YWxpY2U6UzNjcmV0LWN0cg==", "id
 // cniPath is where Debian's containernetworking-plugins installs them.
 const cniPath = "/usr/lib/cni"
 
-// containerdOnlyEnv starts a containerd-only environment next to the
-// suite's own and stops it when t ends.
-func containerdOnlyEnv(t *testing.T) map[string]string {
-	t.Helper()
-	base := os.Getenv("LK_NETNS")
-	if base == "" {
-		base = "dockprobe-lk"
-	}
-	name := base + "-ctr"
-	env := append(os.Environ(), "LK_NETNS="+name, "LK_STATE=/var/lib/"+name, "LK_RUNTIME=containerd")
-	lk := func(args ...string) ([]byte, error) {
-		cmd := exec.Command("bash", append([]string{lkScript}, args...)...)
-		cmd.Env = env
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return append(out, stderr.Bytes()...), err
-		}
-		return out, nil
-	}
-	if out, err := lk("up"); err != nil {
-		t.Fatalf("lkenv up (containerd only): %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := lk("down"); err != nil {
-			t.Errorf("lkenv down (containerd only): %v\n%s", err, out)
-		}
-	})
-	out, err := lk("env")
-	if err != nil {
-		t.Fatalf("lkenv env: %v\n%s", err, out)
-	}
-	e := parseEnv(out)
-	if e["LK_CONTAINERD_PID"] == "" || e["DOCKER_HOST"] != "" || e["LK_DOCKERD_PID"] != "" {
-		t.Fatalf("lkenv env (containerd only) gave:\n%s", out)
-	}
-	return e
-}
-
 // nerdctlIn writes a "nerdctl" that runs inside env's namespaces, with its
 // data root and CNI configuration in env's state directory (removed by
 // lkenv down) and Debian's CNI plugins (containernetworking-plugins), and
@@ -176,7 +136,10 @@ func requireNoNerdctlProbes(t *testing.T, nerdctl nctl, within time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("probe containers left after %s: %s", within, left)
+			// What is still running for this namespace says which side held on.
+			out, _ := exec.Command(nerdctl.path, "--namespace", nerdctl.ns, "ps", "-a", "--no-trunc").CombinedOutput()
+			ps, _ := exec.Command("sh", "-c", "ps -eo pid,ppid,stat,etime,args | grep -F -- '"+nerdctl.ns+"' | grep -v grep | cut -c1-240").CombinedOutput()
+			t.Fatalf("probe containers left after %s: %s\n%s\nprocesses:\n%s", within, left, out, ps)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -225,222 +188,242 @@ func checkVM(t *testing.T, doc map[string]any, withDocker bool) {
 }
 
 func TestNerdctlContainerdOnly(t *testing.T) {
-	env := containerdOnlyEnv(t)
-	nerdctl := nerdctlIn(t, env)
-	// A user network, as `nerdctl network create` makes it (a CNI
-	// conflist with a bridge plugin): the report must show its bridge and
-	// subnet where Docker's networks go.
-	if out, err := exec.Command(nerdctl.path, "network", "create", "dp-net", "--subnet", "10.4.1.0/24").CombinedOutput(); err != nil {
-		t.Fatalf("nerdctl network create: %v\n%s", err, out)
-	}
-	// A buildkitd next to containerd, as Rancher Desktop and Finch run
-	// one (a sleep by that name: its argv is what the report shows).
-	buildkitd := filepath.Join(env["LK_STATE"], "bin", "buildkitd")
-	if err := os.MkdirAll(filepath.Dir(buildkitd), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cp", "/bin/sleep", buildkitd).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v\n%s", err, out)
-	}
-	bk := exec.Command("nsenter", "--mount=/proc/"+env["LK_HOLDER_PID"]+"/ns/mnt", "--net="+env["LK_NETNS_PATH"], "--", buildkitd, "300")
-	if err := bk.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bk.Process.Kill(); bk.Wait() })
-	// Registry credentials in config.toml, as a private registry's setup
-	// puts them there: they never leave the VM.
-	f, err := os.OpenFile(env["LK_STATE"]+"/containerd.toml", os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"registry.example.com\".auth]\n"+
-		"  username = \"alice\"\n  password = %q\n  auth = %q\n  identitytoken = %q\n", ctrSecrets[0], ctrSecrets[1], ctrSecrets[2])
-	f.Close()
+	forEachContainerd(t, func(t *testing.T, c *ctrEnv) {
+		env, nerdctl := c.Env, c.Nerdctl
+		// A user network, as `nerdctl network create` makes it (a CNI
+		// conflist with a bridge plugin): the report must show its bridge and
+		// subnet where Docker's networks go.
+		if out, err := exec.Command(nerdctl.path, "network", "create", "dp-net", "--subnet", "10.4.1.0/24").CombinedOutput(); err != nil {
+			t.Fatalf("nerdctl network create: %v\n%s", err, out)
+		}
+		// A buildkitd next to containerd, as Rancher Desktop and Finch run
+		// one (a sleep by that name: its argv is what the report shows).
+		buildkitd := filepath.Join(env["LK_STATE"], "bin", "buildkitd")
+		if err := os.MkdirAll(filepath.Dir(buildkitd), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("cp", "/bin/sleep", buildkitd).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, out)
+		}
+		bk := exec.Command("nsenter", "--mount=/proc/"+env["LK_HOLDER_PID"]+"/ns/mnt", "--net="+env["LK_NETNS_PATH"], "--", buildkitd, "300")
+		if err := bk.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bk.Process.Kill(); bk.Wait() })
+		// Registry credentials in config.toml, as a private registry's setup
+		// puts them there: they never leave the VM. The CRI image service
+		// that reads them is its own plugin since containerd 2.0.
+		f, err := os.OpenFile(env["LK_STATE"]+"/containerd.toml", os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cri := "io.containerd.grpc.v1.cri"
+		if !strings.HasPrefix(c.Version, "1.") {
+			cri = "io.containerd.cri.v1.images"
+		}
+		fmt.Fprintf(f, "\n[plugins.%q.registry.configs.\"registry.example.com\".auth]\n"+
+			"  username = \"alice\"\n  password = %q\n  auth = %q\n  identitytoken = %q\n", cri, ctrSecrets[0], ctrSecrets[1], ctrSecrets[2])
+		f.Close()
 
-	t0 := time.Now()
-	doc, raw := nerdctlReport(t, nerdctl)
-	// Findings adapted to containerd: dockerd's checks are skipped, and
-	// nothing on a healthy containerd host is a failure.
-	if len(list(doc, "findings")) == 0 {
-		t.Error("the containerd host's report has no findings")
-	}
-	for _, f := range list(doc, "findings") {
-		fm := f.(map[string]any)
-		if fm["id"] == "daemon.found" && fm["status"] != "skip" {
-			t.Errorf("daemon.found on a containerd host: %v, want skip", fm)
+		t0 := time.Now()
+		doc, raw := nerdctlReport(t, nerdctl)
+		// Findings adapted to containerd: dockerd's checks are skipped, and
+		// nothing on a healthy containerd host is a failure.
+		if len(list(doc, "findings")) == 0 {
+			t.Error("the containerd host's report has no findings")
 		}
-		if fm["status"] == "fail" {
-			t.Errorf("finding %v fails on a healthy containerd host: %v", fm["id"], fm["summary"])
-		}
-	}
-	t.Logf("first run (image load included): %s", time.Since(t0).Round(time.Millisecond))
-	for _, secret := range ctrSecrets {
-		if bytes.Contains(raw, []byte(secret)) {
-			t.Errorf("registry credential %q is in the report", secret)
-		}
-	}
-
-	if err := contract.Check(raw); err != nil {
-		t.Errorf("JSON contract: %v", err)
-	}
-	if errs := list(doc, "errors"); len(errs) != 0 {
-		t.Errorf(".errors = %v, want none", errs)
-	}
-	if got := get(doc, "target", "method"); got != "containerd-daemon" {
-		t.Errorf(".target.method = %v, want containerd-daemon (reason: %v)", got, get(doc, "target", "reason"))
-	}
-	if got := str(num(doc, "target", "pid")); got != env["LK_CONTAINERD_PID"] {
-		t.Errorf(".target.pid = %s, want the environment's containerd %s", got, env["LK_CONTAINERD_PID"])
-	}
-	if got := str(num(doc, "daemon", "pid")); got != env["LK_CONTAINERD_PID"] {
-		t.Errorf(".daemon.pid = %s, want %s", got, env["LK_CONTAINERD_PID"])
-	}
-	if exe, _ := get(doc, "daemon", "executable").(string); !strings.HasSuffix(exe, "containerd") {
-		t.Errorf(".daemon.executable = %q", exe)
-	}
-	if got := get(doc, "daemon", "configFile"); got != env["LK_STATE"]+"/containerd.toml" {
-		t.Errorf(".daemon.configFile = %v", got)
-	}
-	if got := get(doc, "daemon", "config", "grpc", "address"); got != "/run/containerd/containerd.sock" {
-		t.Errorf(".daemon.config.grpc.address = %v (config %v, error %v)", got, get(doc, "daemon", "config"), get(doc, "daemon", "configError"))
-	}
-	if raw, _ := get(doc, "daemon", "configRaw").(string); !strings.Contains(raw, "[grpc]") {
-		t.Errorf(".daemon.configRaw = %q, want the TOML text", raw)
-	}
-	if got := get(doc, "daemon", "dataRoot"); got != env["LK_STATE"]+"/containerd" {
-		t.Errorf(".daemon.dataRoot = %v", got)
-	}
-	if v, _ := get(doc, "engine", "serverVersion").(string); v == "" {
-		t.Error(".engine.serverVersion is empty")
-	}
-	nets := networks(doc)
-	if nets["host"].driver != "host" || nets["none"].driver != "null" {
-		t.Errorf(".engine.networks = %v, want host and none", nets)
-	}
-	if n := nets["dp-net"]; n.driver != "bridge" || n.subnet != "10.4.1.0/24" || n.gateway != "10.4.1.1" || !strings.HasPrefix(n.bridge, "br-") {
-		t.Errorf(".engine.networks dp-net = %+v, want bridge br-..., 10.4.1.0/24 via 10.4.1.1", n)
-	}
-	checkVM(t, doc, false)
-	foundBK := false
-	for _, p := range list(doc, "processes") {
-		pm := p.(map[string]any)
-		if pm["comm"] == "buildkitd" {
-			foundBK = true
-			if argv := pm["argv"].([]any); len(argv) != 2 || argv[0] != buildkitd {
-				t.Errorf("buildkitd argv = %v", argv)
+		for _, f := range list(doc, "findings") {
+			fm := f.(map[string]any)
+			if fm["id"] == "daemon.found" && fm["status"] != "skip" {
+				t.Errorf("daemon.found on a containerd host: %v, want skip", fm)
+			}
+			if fm["status"] == "fail" {
+				t.Errorf("finding %v fails on a healthy containerd host: %v", fm["id"], fm["summary"])
 			}
 		}
-	}
-	if !foundBK {
-		t.Error(".processes has no buildkitd")
-	}
+		t.Logf("first run (image load included): %s", time.Since(t0).Round(time.Millisecond))
+		for _, secret := range ctrSecrets {
+			if bytes.Contains(raw, []byte(secret)) {
+				t.Errorf("registry credential %q is in the report", secret)
+			}
+		}
 
-	// Debris of a run whose nerdctl died (an exited probe container past
-	// its deadline label) is swept by the next run.
-	out, err := exec.Command(nerdctl.path, "--namespace", nerdctl.ns, "run", "-d", "--name", "dockprobe-probe-stale",
-		"--label", "io.dockprobe.probe=true", "--label", "io.dockprobe.deadline=1", "--net", "none",
-		get(doc, "tool", "probeImage").(string), "--deadline", "1s").CombinedOutput()
-	if err != nil {
-		t.Fatalf("plant a stale probe: %v\n%s", err, out)
-	}
-	// A second run finds the image loaded and sweeps the stale one.
-	t0 = time.Now()
-	nerdctlReport(t, nerdctl)
-	t.Logf("second run: %s", time.Since(t0).Round(time.Millisecond))
-	requireNoNerdctlProbes(t, nerdctl, 10*time.Second)
+		if err := contract.Check(raw); err != nil {
+			t.Errorf("JSON contract: %v", err)
+		}
+		if errs := list(doc, "errors"); len(errs) != 0 {
+			t.Errorf(".errors = %v, want none", errs)
+		}
+		if got := get(doc, "target", "method"); got != "containerd-daemon" {
+			t.Errorf(".target.method = %v, want containerd-daemon (reason: %v)", got, get(doc, "target", "reason"))
+		}
+		if got := str(num(doc, "target", "pid")); got != env["LK_CONTAINERD_PID"] {
+			t.Errorf(".target.pid = %s, want the environment's containerd %s", got, env["LK_CONTAINERD_PID"])
+		}
+		if got := str(num(doc, "daemon", "pid")); got != env["LK_CONTAINERD_PID"] {
+			t.Errorf(".daemon.pid = %s, want %s", got, env["LK_CONTAINERD_PID"])
+		}
+		if exe, _ := get(doc, "daemon", "executable").(string); !strings.HasSuffix(exe, "containerd") {
+			t.Errorf(".daemon.executable = %q", exe)
+		}
+		if got := get(doc, "daemon", "configFile"); got != env["LK_STATE"]+"/containerd.toml" {
+			t.Errorf(".daemon.configFile = %v", got)
+		}
+		// The address's key is the config schema's: [grpc] up to containerd
+		// 2.2, the grpc server plugin's table from 2.3 (config version 4).
+		// The address the probe resolves from it is the same on both.
+		addrKey, addrTable := []string{"daemon", "config", "grpc", "address"}, "[grpc]"
+		if !strings.HasPrefix(c.Version, "1.") {
+			addrKey, addrTable = []string{"daemon", "config", "plugins", "io.containerd.server.v1.grpc", "address"}, `[plugins."io.containerd.server.v1.grpc"]`
+		}
+		if got := get(doc, addrKey...); got != "/run/containerd/containerd.sock" {
+			t.Errorf(".%s = %v (config %v, error %v)", strings.Join(addrKey, "."), got, get(doc, "daemon", "config"), get(doc, "daemon", "configError"))
+		}
+		if got := get(doc, "daemon", "containerdAddress"); got != "/run/containerd/containerd.sock" {
+			t.Errorf(".daemon.containerdAddress = %v, want /run/containerd/containerd.sock", got)
+		}
+		if raw, _ := get(doc, "daemon", "configRaw").(string); !strings.Contains(raw, addrTable) {
+			t.Errorf(".daemon.configRaw = %q, want the TOML text", raw)
+		}
+		if got := get(doc, "daemon", "dataRoot"); got != env["LK_STATE"]+"/containerd" {
+			t.Errorf(".daemon.dataRoot = %v", got)
+		}
+		if v, _ := get(doc, "engine", "serverVersion").(string); v == "" {
+			t.Error(".engine.serverVersion is empty")
+		}
+		nets := networks(doc)
+		if nets["host"].driver != "host" || nets["none"].driver != "null" {
+			t.Errorf(".engine.networks = %v, want host and none", nets)
+		}
+		if n := nets["dp-net"]; n.driver != "bridge" || n.subnet != "10.4.1.0/24" || n.gateway != "10.4.1.1" || !strings.HasPrefix(n.bridge, "br-") {
+			t.Errorf(".engine.networks dp-net = %+v, want bridge br-..., 10.4.1.0/24 via 10.4.1.1", n)
+		}
+		checkVM(t, doc, false)
+		foundBK := false
+		for _, p := range list(doc, "processes") {
+			pm := p.(map[string]any)
+			if pm["comm"] == "buildkitd" {
+				foundBK = true
+				if argv := pm["argv"].([]any); len(argv) != 2 || argv[0] != buildkitd {
+					t.Errorf("buildkitd argv = %v", argv)
+				}
+			}
+		}
+		if !foundBK {
+			t.Error(".processes has no buildkitd")
+		}
+
+		// Debris of a run whose nerdctl died (an exited probe container past
+		// its deadline label) is swept by the next run.
+		out, err := exec.Command(nerdctl.path, "--namespace", nerdctl.ns, "run", "-d", "--name", "dockprobe-probe-stale",
+			"--label", "io.dockprobe.probe=true", "--label", "io.dockprobe.deadline=1", "--net", "none",
+			get(doc, "tool", "probeImage").(string), "--deadline", "1s").CombinedOutput()
+		if err != nil {
+			t.Fatalf("plant a stale probe: %v\n%s", err, out)
+		}
+		// A second run finds the image loaded and sweeps the stale one.
+		t0 = time.Now()
+		nerdctlReport(t, nerdctl)
+		t.Logf("second run: %s", time.Since(t0).Round(time.Millisecond))
+		requireNoNerdctlProbes(t, nerdctl, 10*time.Second)
+	})
 }
 
 // TestNerdctlOnLinuxKit runs the nerdctl runtime against the suite's
 // engine: the same VM facts as through the Docker API.
 func TestNerdctlOnLinuxKit(t *testing.T) {
-	nerdctl := nerdctlIn(t, lkEnv)
-	doc, raw := nerdctlReport(t, nerdctl)
-	if err := contract.Check(raw); err != nil {
-		t.Errorf("JSON contract: %v", err)
-	}
-	pid := str(num(doc, "target", "pid"))
-	if pid != lkEnv["LK_DOCKERD_PID"] && pid != lkEnv["LK_CONTAINERD_PID"] {
-		t.Errorf(".target.pid = %s (%v: %v), want the environment's dockerd %s or containerd %s", pid,
-			get(doc, "target", "method"), get(doc, "target", "reason"), lkEnv["LK_DOCKERD_PID"], lkEnv["LK_CONTAINERD_PID"])
-	}
-	t.Logf("target %v: %v", get(doc, "target", "method"), get(doc, "target", "reason"))
-	checkVM(t, doc, true)
-	requireNoNerdctlProbes(t, nerdctl, 10*time.Second)
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		nerdctl := nerdctlIn(t, e.Env)
+		doc, raw := nerdctlReport(t, nerdctl)
+		if err := contract.Check(raw); err != nil {
+			t.Errorf("JSON contract: %v", err)
+		}
+		pid := str(num(doc, "target", "pid"))
+		if pid != e.Env["LK_DOCKERD_PID"] && pid != e.Env["LK_CONTAINERD_PID"] {
+			t.Errorf(".target.pid = %s (%v: %v), want the environment's dockerd %s or containerd %s", pid,
+				get(doc, "target", "method"), get(doc, "target", "reason"), e.Env["LK_DOCKERD_PID"], e.Env["LK_CONTAINERD_PID"])
+		}
+		t.Logf("target %v: %v", get(doc, "target", "method"), get(doc, "target", "reason"))
+		checkVM(t, doc, true)
+		requireNoNerdctlProbes(t, nerdctl, 10*time.Second)
+	})
 }
 
 // TestNerdctlAutomaticWhenNoDocker: no Docker engine answers and nerdctl
 // is on PATH, so `agent probe` uses it without being told.
 func TestNerdctlAutomaticWhenNoDocker(t *testing.T) {
-	env := containerdOnlyEnv(t)
-	nerdctl := nerdctlIn(t, env)
-	r := runAgentEnv(t, append(noDocker(t), "PATH="+filepath.Dir(nerdctl.path)+":"+os.Getenv("PATH")), "probe", "-o", "json", "--namespace", nerdctl.ns)
-	if r.code != 0 {
-		t.Fatalf("agent probe exited %d\nstderr: %s", r.code, r.stderr)
-	}
-	// --namespace implies nerdctl; without it, the fallback must say so.
-	// CONTAINERD_NAMESPACE (nerdctl reads it) keeps this run in the tests' namespace.
-	r = runAgentEnv(t, append(noDockerByContext(t), "PATH="+filepath.Dir(nerdctl.path)+":"+os.Getenv("PATH"), "CONTAINERD_NAMESPACE="+nerdctl.ns), "probe", "-o", "json")
-	if r.code != 0 || !strings.Contains(r.stderr, "using nerdctl") {
-		t.Fatalf("agent probe (no flags) exited %d\nstderr: %s", r.code, r.stderr)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if got := str(num(doc, "target", "pid")); got != env["LK_CONTAINERD_PID"] {
-		t.Errorf(".target.pid = %s, want %s", got, env["LK_CONTAINERD_PID"])
-	}
-	// Without nerdctl on PATH the Docker failure stands.
-	r = runAgentEnv(t, append(noDockerByContext(t), "PATH=/usr/bin:/bin"), "probe", "-o", "json")
-	if r.code != 3 {
-		t.Errorf("no Docker and no nerdctl: exit %d, want 3\nstderr: %s", r.code, r.stderr)
-	}
-	// An engine named by DOCKER_HOST is never replaced by nerdctl.
-	r = runAgentEnv(t, append(noDocker(t), "PATH="+filepath.Dir(nerdctl.path)+":"+os.Getenv("PATH")), "probe", "-o", "json")
-	if r.code != 3 || strings.Contains(r.stderr, "using nerdctl") {
-		t.Errorf("DOCKER_HOST set and dead: exit %d, want 3 without nerdctl\nstderr: %s", r.code, r.stderr)
-	}
-	requireNoNerdctlProbes(t, nerdctl, 10*time.Second)
+	forEachContainerd(t, func(t *testing.T, c *ctrEnv) {
+		env, nerdctl := c.Env, c.Nerdctl
+		r := runAgentEnv(t, append(noDocker(t), "PATH="+filepath.Dir(nerdctl.path)+":"+os.Getenv("PATH")), "probe", "-o", "json", "--namespace", nerdctl.ns)
+		if r.code != 0 {
+			t.Fatalf("agent probe exited %d\nstderr: %s", r.code, r.stderr)
+		}
+		// --namespace implies nerdctl; without it, the fallback must say so.
+		// CONTAINERD_NAMESPACE (nerdctl reads it) keeps this run in the tests' namespace.
+		r = runAgentEnv(t, append(noDockerByContext(t), "PATH="+filepath.Dir(nerdctl.path)+":"+os.Getenv("PATH"), "CONTAINERD_NAMESPACE="+nerdctl.ns), "probe", "-o", "json")
+		if r.code != 0 || !strings.Contains(r.stderr, "using nerdctl") {
+			t.Fatalf("agent probe (no flags) exited %d\nstderr: %s", r.code, r.stderr)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if got := str(num(doc, "target", "pid")); got != env["LK_CONTAINERD_PID"] {
+			t.Errorf(".target.pid = %s, want %s", got, env["LK_CONTAINERD_PID"])
+		}
+		// Without nerdctl on PATH the Docker failure stands.
+		r = runAgentEnv(t, append(noDockerByContext(t), "PATH=/usr/bin:/bin"), "probe", "-o", "json")
+		if r.code != 3 {
+			t.Errorf("no Docker and no nerdctl: exit %d, want 3\nstderr: %s", r.code, r.stderr)
+		}
+		// An engine named by DOCKER_HOST is never replaced by nerdctl.
+		r = runAgentEnv(t, append(noDocker(t), "PATH="+filepath.Dir(nerdctl.path)+":"+os.Getenv("PATH")), "probe", "-o", "json")
+		if r.code != 3 || strings.Contains(r.stderr, "using nerdctl") {
+			t.Errorf("DOCKER_HOST set and dead: exit %d, want 3 without nerdctl\nstderr: %s", r.code, r.stderr)
+		}
+		requireNoNerdctlProbes(t, nerdctl, 10*time.Second)
+	})
 }
 
 // TestNerdctlSIGKILLNeverLeaks kills the agent while the probe runs: the
 // probe sees EOF on its stdin, exits, and nerdctl's --rm removes it.
 func TestNerdctlSIGKILLNeverLeaks(t *testing.T) {
-	env := containerdOnlyEnv(t)
-	nerdctl := nerdctlIn(t, env)
-	nerdctlReport(t, nerdctl) // the image is loaded before the kills
-	// The agent's --debug steps: kill as nerdctl starts the probe, during
-	// the handshake and during collection.
-	for _, step := range []string{"nerdctl run", "handshake", "collect"} {
-		cmd := exec.Command(agentBin, "--debug", "probe", "-o", "json", "--runtime", "nerdctl", "--nerdctl", nerdctl.path, "--namespace", nerdctl.ns)
-		cmd.Env = append(os.Environ(), noDocker(t)...)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stderr)
-		killed := false
-		for sc.Scan() {
-			if !killed && strings.HasSuffix(sc.Text(), " "+step) {
-				cmd.Process.Signal(syscall.SIGKILL)
-				killed = true
+	forEachContainerd(t, func(t *testing.T, c *ctrEnv) {
+		nerdctl := c.Nerdctl
+		nerdctlReport(t, nerdctl) // the image is loaded before the kills
+		// The agent's --debug steps: kill as nerdctl starts the probe, during
+		// the handshake and during collection.
+		for _, step := range []string{"nerdctl run", "handshake", "collect"} {
+			cmd := exec.Command(agentBin, "--debug", "probe", "-o", "json", "--runtime", "nerdctl", "--nerdctl", nerdctl.path, "--namespace", nerdctl.ns)
+			cmd.Env = append(os.Environ(), noDocker(t)...)
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
 			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stderr)
+			killed := false
+			for sc.Scan() {
+				if !killed && strings.HasSuffix(sc.Text(), " "+step) {
+					cmd.Process.Signal(syscall.SIGKILL)
+					killed = true
+				}
+			}
+			cmd.Wait()
+			if !killed {
+				t.Fatalf("the agent never reached step %q", step)
+			}
+			t0 := time.Now()
+			requireNoNerdctlProbes(t, nerdctl, 15*time.Second)
+			t.Logf("killed at %q: no probe container after %s", step, time.Since(t0).Round(10*time.Millisecond))
 		}
-		cmd.Wait()
-		if !killed {
-			t.Fatalf("the agent never reached step %q", step)
-		}
-		t0 := time.Now()
+		// A container still being created when the agent died appears late:
+		// look again once everything has settled.
+		time.Sleep(3 * time.Second)
 		requireNoNerdctlProbes(t, nerdctl, 15*time.Second)
-		t.Logf("killed at %q: no probe container after %s", step, time.Since(t0).Round(10*time.Millisecond))
-	}
-	// A container still being created when the agent died appears late:
-	// look again once everything has settled.
-	time.Sleep(3 * time.Second)
-	requireNoNerdctlProbes(t, nerdctl, 15*time.Second)
+	})
 }
 
 func TestNerdctlUsageErrors(t *testing.T) {

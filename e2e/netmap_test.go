@@ -18,24 +18,26 @@ import (
 // dockerd handed out. Right after a create that is true whatever happened
 // before, so: create A, predict, create B, compare.
 func TestNextSubnetPrediction(t *testing.T) {
-	stamp := time.Now().UnixNano() % 1e6
-	a, b := fmt.Sprintf("know-a-%d", stamp), fmt.Sprintf("know-b-%d", stamp)
-	docker(t, lkHost(), "network", "create", a)
-	t.Cleanup(func() { exec.Command("docker", "-H", lkHost(), "network", "rm", a).Run() })
-	subnetA := docker(t, lkHost(), "network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", a)
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		stamp := time.Now().UnixNano() % 1e6
+		a, b := fmt.Sprintf("know-a-%d", stamp), fmt.Sprintf("know-b-%d", stamp)
+		docker(t, e.Host, "network", "create", a)
+		t.Cleanup(func() { exec.Command("docker", "-H", e.Host, "network", "rm", a).Run() })
+		subnetA := docker(t, e.Host, "network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", a)
 
-	d := doctor(t, nil, "", 0)
-	predicted := d.Knowledge.NextNetworkSubnet
-	f := d.finding(t, "net.next-subnet")
-	if !strings.Contains(f.Summary, predicted) || !strings.Contains(strings.Join(f.Evidence, "\n"), "in use "+subnetA) {
-		t.Errorf("finding %+v", f)
-	}
+		d := doctor(t, e, nil, "", 0)
+		predicted := d.Knowledge.NextNetworkSubnet
+		f := d.finding(t, "net.next-subnet")
+		if !strings.Contains(f.Summary, predicted) || !strings.Contains(strings.Join(f.Evidence, "\n"), "in use "+subnetA) {
+			t.Errorf("finding %+v", f)
+		}
 
-	docker(t, lkHost(), "network", "create", b)
-	t.Cleanup(func() { exec.Command("docker", "-H", lkHost(), "network", "rm", b).Run() })
-	subnetB := docker(t, lkHost(), "network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", b)
-	if predicted != subnetB {
-		t.Errorf("predicted %s after %s, the engine gave %s", predicted, subnetA, subnetB)
-	}
-	t.Logf("A got %s; predicted %s; B got %s", subnetA, predicted, subnetB)
+		docker(t, e.Host, "network", "create", b)
+		t.Cleanup(func() { exec.Command("docker", "-H", e.Host, "network", "rm", b).Run() })
+		subnetB := docker(t, e.Host, "network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", b)
+		if predicted != subnetB {
+			t.Errorf("predicted %s after %s, the engine gave %s", predicted, subnetA, subnetB)
+		}
+		t.Logf("A got %s; predicted %s; B got %s", subnetA, predicted, subnetB)
+	})
 }

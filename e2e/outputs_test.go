@@ -22,36 +22,38 @@ import (
 // stdout is a pipe here, so no ANSI code may appear, and nothing may start
 // with a BOM.
 func TestOutputFormats(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want []string
-	}{
-		{[]string{"probe"}, []string{"[eth0] inet addr:192.168.65.3 ", "--host-gateway-ip"}},
-		{[]string{"probe", "-o", "yaml"}, []string{"schemaVersion: 1\n", "  hostGatewayIp: \"192.168.65.254\"\n", "    name: \"eth0\"\n"}},
-		{[]string{"probe", "--format", "{{.engine.hostGatewayIp}} {{range .interfaces}}{{.name}},{{end}}"}, []string{"192.168.65.254 "}},
-		{[]string{"probe", "--format", "{{json .interfaces}}"}, []string{`"name":"eth0"`, `"cidr":"192.168.65.3/24"`}},
-	} {
-		r := agent(t, lkHost(), tc.args...)
-		if r.code != 0 {
-			t.Errorf("agent %v: exit %d\n%s", tc.args, r.code, r.stderr)
-			continue
-		}
-		checkText(t, strings.Join(tc.args, " "), []byte(r.stdout))
-		for _, w := range tc.want {
-			if !strings.Contains(r.stdout, w) {
-				t.Errorf("agent %v: output lacks %q", tc.args, w)
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		for _, tc := range []struct {
+			args []string
+			want []string
+		}{
+			{[]string{"probe"}, []string{"[eth0] inet addr:192.168.65.3 ", "--host-gateway-ip"}},
+			{[]string{"probe", "-o", "yaml"}, []string{"schemaVersion: 1\n", "  hostGatewayIp: \"192.168.65.254\"\n", "    name: \"eth0\"\n"}},
+			{[]string{"probe", "--format", "{{.engine.hostGatewayIp}} {{range .interfaces}}{{.name}},{{end}}"}, []string{"192.168.65.254 "}},
+			{[]string{"probe", "--format", "{{json .interfaces}}"}, []string{`"name":"eth0"`, `"cidr":"192.168.65.3/24"`}},
+		} {
+			r := agent(t, e.Host, tc.args...)
+			if r.code != 0 {
+				t.Errorf("agent %v: exit %d\n%s", tc.args, r.code, r.stderr)
+				continue
+			}
+			checkText(t, strings.Join(tc.args, " "), []byte(r.stdout))
+			for _, w := range tc.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("agent %v: output lacks %q", tc.args, w)
+				}
+			}
+			if strings.Contains(r.stderr, "\x1b[") || strings.Contains(r.stderr, "\r") {
+				t.Errorf("agent %v: progress or colour on a stderr that is not a terminal: %q", tc.args, r.stderr)
+			}
+			if strings.Contains(strings.Join(tc.args, " "), "json .interfaces") {
+				var v []map[string]any
+				if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || len(v) < 5 {
+					t.Errorf("--format '{{json .interfaces}}' is not a JSON list of interfaces: %v", err)
+				}
 			}
 		}
-		if strings.Contains(r.stderr, "\x1b[") || strings.Contains(r.stderr, "\r") {
-			t.Errorf("agent %v: progress or colour on a stderr that is not a terminal: %q", tc.args, r.stderr)
-		}
-		if strings.Contains(strings.Join(tc.args, " "), "json .interfaces") {
-			var v []map[string]any
-			if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || len(v) < 5 {
-				t.Errorf("--format '{{json .interfaces}}' is not a JSON list of interfaces: %v", err)
-			}
-		}
-	}
+	})
 }
 
 // checkText: UTF-8, no BOM, no ANSI escape.
@@ -71,34 +73,36 @@ func checkText(t *testing.T, what string, b []byte) {
 // The HTML report of the real engine, opened in real headless Chromium: it
 // runs its script without a console error and shows the key values.
 func TestHTMLReportInChromium(t *testing.T) {
-	r := agent(t, lkHost(), "probe", "-o", "html")
-	if r.code != 0 {
-		t.Fatalf("agent probe -o html: exit %d\n%s", r.code, r.stderr)
-	}
-	checkText(t, "html", []byte(r.stdout))
-	dir := t.TempDir()
-	page := filepath.Join(dir, "report.html")
-	if err := os.WriteFile(page, []byte(r.stdout), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dom, console := chromium(t, dir, "file://"+page+"?q=192.168.65")
-	for _, want := range []string{
-		`data-ready="1"`, "192.168.65.3/24", "docker0", "172.17.0.1/16", "/run/desktop/mnt/host/c", "192.168.65.254",
-		"--host-gateway-ip", "of", "rows match",
-	} {
-		if !strings.Contains(dom, want) {
-			t.Errorf("the rendered page lacks %q", want)
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		r := agent(t, e.Host, "probe", "-o", "html")
+		if r.code != 0 {
+			t.Fatalf("agent probe -o html: exit %d\n%s", r.code, r.stderr)
 		}
-	}
-	// The search box filtered with ?q=: rows without the term are hidden.
-	if !regexp.MustCompile(`<tr class="row hidden">`).MatchString(dom) {
-		t.Error("searching hid no row")
-	}
-	for _, line := range strings.Split(console, "\n") {
-		if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") || strings.Contains(line, "Content Security Policy") {
-			t.Errorf("browser console: %s", line)
+		checkText(t, "html", []byte(r.stdout))
+		dir := t.TempDir()
+		page := filepath.Join(dir, "report.html")
+		if err := os.WriteFile(page, []byte(r.stdout), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	}
+		dom, console := chromium(t, dir, "file://"+page+"?q=192.168.65")
+		for _, want := range []string{
+			`data-ready="1"`, "192.168.65.3/24", "docker0", "172.17.0.1/16", "/run/desktop/mnt/host/c", "192.168.65.254",
+			"--host-gateway-ip", "of", "rows match",
+		} {
+			if !strings.Contains(dom, want) {
+				t.Errorf("the rendered page lacks %q", want)
+			}
+		}
+		// The search box filtered with ?q=: rows without the term are hidden.
+		if !regexp.MustCompile(`<tr class="row hidden">`).MatchString(dom) {
+			t.Error("searching hid no row")
+		}
+		for _, line := range strings.Split(console, "\n") {
+			if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") || strings.Contains(line, "Content Security Policy") {
+				t.Errorf("browser console: %s", line)
+			}
+		}
+	})
 }
 
 // chromium renders url headless and returns the DOM after scripts ran and
@@ -124,32 +128,34 @@ func chromium(t *testing.T, dir, url string) (dom, log string) {
 }
 
 func TestBundle(t *testing.T) {
-	dir := t.TempDir()
-	zipPath := filepath.Join(dir, "b.zip")
-	r := agent(t, lkHost(), "bundle", "-o", zipPath)
-	if r.code != 0 {
-		t.Fatalf("agent bundle: exit %d\n%s", r.code, r.stderr)
-	}
-	files, m := openBundle(t, zipPath)
-	pid := lkEnv["LK_DOCKERD_PID"]
-	for _, want := range []string{"README.md", "manifest.json", "report.json", "report.txt", "report.html", "report.yaml",
-		"raw/proc/" + pid + "/mountinfo", "raw/proc/" + pid + "/cmdline", "raw/daemon-config/daemon.json",
-		"raw/net/ip-addr.txt", "raw/net/ip-route.txt", "engine/version.json", "engine/info.json", "engine/networks.json", "agent.log", "report.schema.json"} {
-		if _, ok := files[want]; !ok {
-			t.Errorf("the bundle lacks %s", want)
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		dir := t.TempDir()
+		zipPath := filepath.Join(dir, "b.zip")
+		r := agent(t, e.Host, "bundle", "-o", zipPath)
+		if r.code != 0 {
+			t.Fatalf("agent bundle: exit %d\n%s", r.code, r.stderr)
 		}
-	}
-	if m.Reduced || m.Tool.AgentVersion == "" || m.Tool.ProbeVersion == "" || m.CreatedAt == "" || m.CollectedAt == "" {
-		t.Errorf("manifest: %+v", m)
-	}
-	if !strings.Contains(string(files["raw/proc/"+pid+"/mountinfo"]), " /run/desktop/mnt/host/c ") ||
-		!strings.Contains(string(files["raw/proc/"+pid+"/cmdline"]), "--host-gateway-ip\n192.168.65.254\n") ||
-		!strings.Contains(string(files["raw/net/ip-addr.txt"]), "inet 192.168.65.3/24") {
-		t.Error("raw sources do not hold the LinuxKit values")
-	}
-	if !strings.Contains(string(files["agent.log"]), "collect") {
-		t.Errorf("agent.log holds no progress:\n%s", files["agent.log"])
-	}
+		files, m := openBundle(t, zipPath)
+		pid := e.Env["LK_DOCKERD_PID"]
+		for _, want := range []string{"README.md", "manifest.json", "report.json", "report.txt", "report.html", "report.yaml",
+			"raw/proc/" + pid + "/mountinfo", "raw/proc/" + pid + "/cmdline", "raw/daemon-config/daemon.json",
+			"raw/net/ip-addr.txt", "raw/net/ip-route.txt", "engine/version.json", "engine/info.json", "engine/networks.json", "agent.log", "report.schema.json"} {
+			if _, ok := files[want]; !ok {
+				t.Errorf("the bundle lacks %s", want)
+			}
+		}
+		if m.Reduced || m.Tool.AgentVersion == "" || m.Tool.ProbeVersion == "" || m.CreatedAt == "" || m.CollectedAt == "" {
+			t.Errorf("manifest: %+v", m)
+		}
+		if !strings.Contains(string(files["raw/proc/"+pid+"/mountinfo"]), " /run/desktop/mnt/host/c ") ||
+			!strings.Contains(string(files["raw/proc/"+pid+"/cmdline"]), "--host-gateway-ip\n192.168.65.254\n") ||
+			!strings.Contains(string(files["raw/net/ip-addr.txt"]), "inet 192.168.65.3/24") {
+			t.Error("raw sources do not hold the LinuxKit values")
+		}
+		if !strings.Contains(string(files["agent.log"]), "collect") {
+			t.Errorf("agent.log holds no progress:\n%s", files["agent.log"])
+		}
+	})
 }
 
 // manifest is the part of manifest.json the tests read.
@@ -235,49 +241,53 @@ func TestReducedBundleWhenTheEngineIsUnreachable(t *testing.T) {
 }
 
 func TestCompletionAndHelp(t *testing.T) {
-	r := agent(t, lkHost(), "completion", "powershell")
-	if r.code != 0 || !strings.Contains(r.stdout, "Register-ArgumentCompleter") {
-		t.Errorf("agent completion powershell: exit %d\n%.200s", r.code, r.stdout)
-	}
-	for _, cmd := range []string{"probe", "bundle", "diff", "completion", "cleanup", "version"} {
-		r := agent(t, lkHost(), cmd, "--help")
-		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") {
-			t.Errorf("agent %s --help: exit %d, no Examples section", cmd, r.code)
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		r := agent(t, e.Host, "completion", "powershell")
+		if r.code != 0 || !strings.Contains(r.stdout, "Register-ArgumentCompleter") {
+			t.Errorf("agent completion powershell: exit %d\n%.200s", r.code, r.stdout)
 		}
-	}
+		for _, cmd := range []string{"probe", "bundle", "diff", "completion", "cleanup", "version"} {
+			r := agent(t, e.Host, cmd, "--help")
+			if r.code != 0 || !strings.Contains(r.stdout, "Examples:") {
+				t.Errorf("agent %s --help: exit %d, no Examples section", cmd, r.code)
+			}
+		}
+	})
 }
 
 // On a terminal (a pty from util-linux's script) the text report has
 // colour and stderr shows the progress line, cleared before the report;
 // --no-color and NO_COLOR turn colour off.
 func TestColourAndProgressOnATerminal(t *testing.T) {
-	if _, err := exec.LookPath("script"); err != nil {
-		t.Fatalf("script (util-linux) is needed for a pty: %v", err)
-	}
-	run := func(extraEnv string, args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		cmdline := agentBin + " " + strings.Join(args, " ")
-		cmd := exec.CommandContext(ctx, "script", "-qec", cmdline, "/dev/null")
-		cmd.Env = append(os.Environ(), "DOCKER_HOST="+lkHost(), "DOCKER_CONTEXT=", "TERM=xterm", "NO_COLOR="+extraEnv)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("script -c %q: %v\n%s", cmdline, err, out)
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		if _, err := exec.LookPath("script"); err != nil {
+			t.Fatalf("script (util-linux) is needed for a pty: %v", err)
 		}
-		return string(out)
-	}
-	tty := run("", "probe")
-	if !strings.Contains(tty, "\x1b[1mEngine\x1b[0m") {
-		t.Errorf("no colour on a terminal:\n%.300q", tty)
-	}
-	if !strings.Contains(tty, "\r\x1b[2Kagent: ") || !strings.Contains(tty, "\r\x1b[2Kdockprobe report") {
-		t.Errorf("no progress line, or it is not cleared before the report:\n%.300q", tty)
-	}
-	if out := run("", "probe", "--no-color"); strings.Contains(out, "\x1b[1m") {
-		t.Errorf("colour despite --no-color:\n%.300q", out)
-	}
-	if out := run("1", "probe"); strings.Contains(out, "\x1b[1m") {
-		t.Errorf("colour despite NO_COLOR=1:\n%.300q", out)
-	}
+		run := func(extraEnv string, args ...string) string {
+			t.Helper()
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			cmdline := agentBin + " " + strings.Join(args, " ")
+			cmd := exec.CommandContext(ctx, "script", "-qec", cmdline, "/dev/null")
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "DOCKER_CONTEXT=", "TERM=xterm", "NO_COLOR="+extraEnv)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("script -c %q: %v\n%s", cmdline, err, out)
+			}
+			return string(out)
+		}
+		tty := run("", "probe")
+		if !strings.Contains(tty, "\x1b[1mEngine\x1b[0m") {
+			t.Errorf("no colour on a terminal:\n%.300q", tty)
+		}
+		if !strings.Contains(tty, "\r\x1b[2Kagent: ") || !strings.Contains(tty, "\r\x1b[2Kdockprobe report") {
+			t.Errorf("no progress line, or it is not cleared before the report:\n%.300q", tty)
+		}
+		if out := run("", "probe", "--no-color"); strings.Contains(out, "\x1b[1m") {
+			t.Errorf("colour despite --no-color:\n%.300q", out)
+		}
+		if out := run("1", "probe"); strings.Contains(out, "\x1b[1m") {
+			t.Errorf("colour despite NO_COLOR=1:\n%.300q", out)
+		}
+	})
 }

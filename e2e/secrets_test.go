@@ -3,9 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,61 +33,11 @@ var plantedDaemonJSON = `{"builder":{"gc":{"defaultKeepStorage":"20GB","enabled"
 
 var plantedArgs = "--label token=" + secretArgToken + " --label mirror=" + plantedUnparsed + " --label jwt=" + plantedJWT
 
-// secretEngine starts a second LinuxKit-shaped engine whose dockerd
-// carries the planted secrets, next to the suite's own (which other tests
-// expect unchanged), and stops it when t ends.
-func secretEngine(t *testing.T) map[string]string {
-	t.Helper()
-	base := os.Getenv("LK_NETNS")
-	if base == "" {
-		base = "dockprobe-lk"
-	}
-	name := base + "-sec"
-	env := append(os.Environ(), "LK_NETNS="+name, "LK_STATE=/var/lib/"+name,
-		"LK_DAEMON_JSON="+plantedDaemonJSON, "LK_EXTRA_DOCKERD_ARGS="+plantedArgs)
-	lk := func(args ...string) ([]byte, error) {
-		cmd := exec.Command("bash", append([]string{lkScript}, args...)...)
-		cmd.Env = env
-		return cmd.Output()
-	}
-	if out, err := lk("up"); err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("lkenv up (planted secrets): %v\n%s%s", err, out, stderr)
-	}
-	t.Cleanup(func() {
-		if out, err := lk("down"); err != nil {
-			t.Errorf("lkenv down (planted secrets): %v\n%s", err, out)
-		}
-	})
-	out, err := lk("env")
-	if err != nil {
-		t.Fatalf("lkenv env: %v", err)
-	}
-	e := parseEnv(out)
-	e["exec"] = name
-	lkExec = func(args ...string) error {
-		cmd := exec.Command("bash", append([]string{lkScript, "exec"}, args...)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("lkenv exec %v: %w\n%s", args, err, out)
-		}
-		return nil
-	}
-	return e
-}
-
-// lkExec runs a command inside the planted-secrets environment.
-var lkExec func(args ...string) error
-
 // The secrets really are where the test says: otherwise finding none in
 // the output would prove nothing.
-func checkPlanted(t *testing.T, env map[string]string) {
+func checkPlanted(t *testing.T, s *engineEnv) {
 	t.Helper()
-	host := env["DOCKER_HOST"]
+	host, env := s.Host, s.Env
 	labels := docker(t, host, "info", "--format", "{{json .Labels}}")
 	for _, s := range []string{secretArgToken, secretUnparse, secretJWTSig} {
 		if !strings.Contains(labels, s) {
@@ -109,15 +57,17 @@ func checkPlanted(t *testing.T, env map[string]string) {
 // One engine with planted secrets serves the redaction, anonymization and
 // diff tests; the suite's own engine stays as the other tests expect it.
 func TestPlantedSecretEngine(t *testing.T) {
-	env := secretEngine(t)
-	checkPlanted(t, env)
-	t.Run("NeverLeave", func(t *testing.T) { testSecretsNeverLeave(t, env) })
-	t.Run("DiffBeforeAfterVPN", func(t *testing.T) { testDiffBeforeAfter(t, env) })
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		s := e.sibling(t, "sec", "LK_DAEMON_JSON="+plantedDaemonJSON, "LK_EXTRA_DOCKERD_ARGS="+plantedArgs)
+		checkPlanted(t, s)
+		t.Run("NeverLeave", func(t *testing.T) { testSecretsNeverLeave(t, s) })
+		t.Run("DiffBeforeAfterVPN", func(t *testing.T) { testDiffBeforeAfter(t, s) })
+	})
 }
 
 // Every output format and the whole unzipped bundle: zero planted secrets.
-func testSecretsNeverLeave(t *testing.T, env map[string]string) {
-	host := env["DOCKER_HOST"]
+func testSecretsNeverLeave(t *testing.T, s *engineEnv) {
+	host := s.Host
 
 	outputs := map[string]string{}
 	for _, args := range [][]string{
@@ -182,8 +132,8 @@ func testSecretsNeverLeave(t *testing.T, env map[string]string) {
 // route, and a new Docker network. `agent diff` names each change and its
 // exit status says they differ; anonymized, the VPN subnet becomes one
 // fake subnet holding both the address and its route.
-func testDiffBeforeAfter(t *testing.T, env map[string]string) {
-	host := env["DOCKER_HOST"]
+func testDiffBeforeAfter(t *testing.T, s *engineEnv) {
+	host := s.Host
 	dir := t.TempDir()
 	before, after := filepath.Join(dir, "before.zip"), filepath.Join(dir, "after.zip")
 	if r := agent(t, host, "bundle", "-o", before); r.code != 0 {
@@ -199,9 +149,7 @@ func testDiffBeforeAfter(t *testing.T, env map[string]string) {
 		{"ip", "link", "set", "tun0", "up"},
 		{"ip", "route", "add", "10.30.0.0/24", "via", "10.20.0.1", "dev", "tun0"},
 	} {
-		if err := lkExec(args...); err != nil {
-			t.Fatal(err)
-		}
+		s.exec(t, args...)
 	}
 	docker(t, host, "network", "create", "--subnet", "172.29.0.0/16", "vpn_test")
 	defer docker(t, host, "network", "rm", "vpn_test")

@@ -19,10 +19,10 @@ type watchProc struct {
 	lines chan string
 }
 
-func startWatch(t *testing.T, args ...string) *watchProc {
+func startWatch(t *testing.T, e *engineEnv, args ...string) *watchProc {
 	t.Helper()
 	cmd := exec.Command(agentBin, append([]string{"watch"}, args...)...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+lkHost(), "DOCKER_CONTEXT=")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "DOCKER_CONTEXT=")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -89,101 +89,105 @@ func (w *watchProc) expectEvent(t *testing.T, what string, timeout time.Duration
 	}
 }
 
-// inLK runs a command in the LinuxKit-shaped engine's network or mount namespace.
-func inLK(t *testing.T, ns string, args ...string) {
+// inLK runs a command in e's network or mount namespace.
+func inLK(t *testing.T, e *engineEnv, ns string, args ...string) {
 	t.Helper()
-	enter := "--net=" + lkEnv["LK_NETNS_PATH"]
+	enter := "--net=" + e.Env["LK_NETNS_PATH"]
 	if ns == "mnt" {
-		enter = "--mount=/proc/" + lkEnv["LK_HOLDER_PID"] + "/ns/mnt"
+		enter = "--mount=/proc/" + e.Env["LK_HOLDER_PID"] + "/ns/mnt"
 	}
 	if out, err := exec.Command("nsenter", append([]string{enter, "--"}, args...)...).CombinedOutput(); err != nil {
 		t.Fatalf("nsenter %s %s: %v\n%s", enter, strings.Join(args, " "), err, out)
 	}
 }
 
-func watchProbes(t *testing.T) []string {
+func watchProbes(t *testing.T, e *engineEnv) []string {
 	t.Helper()
-	return strings.Fields(docker(t, lkHost(), "ps", "-aq", "--filter", "label=io.dockprobe.probe=true"))
+	return strings.Fields(docker(t, e.Host, "ps", "-aq", "--filter", "label=io.dockprobe.probe=true"))
 }
 
 func TestWatchStreamsChangesAndCleansUp(t *testing.T) {
-	w := startWatch(t, "-o", "json")
-	ready := w.expectEvent(t, "ready", time.Minute, func(e watchEvent) bool { return e.Kind == "ready" })
-	if got := strconv.Itoa(ready.TargetPid); got != lkEnv["LK_DOCKERD_PID"] {
-		t.Errorf("ready.targetPid = %s, want the engine's dockerd %s", got, lkEnv["LK_DOCKERD_PID"])
-	}
-	t.Cleanup(func() {
-		exec.Command("nsenter", "--net="+lkEnv["LK_NETNS_PATH"], "--", "ip", "link", "del", "dpe2e0").Run()
-		exec.Command("nsenter", "--mount=/proc/"+lkEnv["LK_HOLDER_PID"]+"/ns/mnt", "--", "umount", "/mnt/dpe2e").Run()
-	})
-	const wait = 10 * time.Second
-
-	inLK(t, "net", "ip", "link", "add", "dpe2e0", "type", "veth", "peer", "name", "dpe2e1")
-	w.expectEvent(t, "interface added", wait, func(e watchEvent) bool {
-		return e.Kind == "interface" && e.Action == "added" && e.Interface.Name == "dpe2e0"
-	})
-	inLK(t, "net", "ip", "addr", "add", "10.123.0.1/24", "dev", "dpe2e0")
-	w.expectEvent(t, "address added", wait, func(e watchEvent) bool {
-		return e.Kind == "address" && e.Action == "added" && e.Address.Cidr == "10.123.0.1/24" && e.Device == "dpe2e0"
-	})
-	inLK(t, "net", "ip", "link", "set", "dpe2e0", "up")
-	w.expectEvent(t, "interface up", wait, func(e watchEvent) bool {
-		return e.Kind == "interface" && e.Action == "up" && e.Interface.Name == "dpe2e0"
-	})
-	inLK(t, "mnt", "mkdir", "-p", "/mnt/dpe2e")
-	inLK(t, "mnt", "mount", "-t", "tmpfs", "dpe2e", "/mnt/dpe2e")
-	w.expectEvent(t, "mount added", wait, func(e watchEvent) bool {
-		return e.Kind == "mount" && e.Action == "added" && e.Mount.MountPoint == "/mnt/dpe2e"
-	})
-	inLK(t, "mnt", "umount", "/mnt/dpe2e")
-	w.expectEvent(t, "mount removed", wait, func(e watchEvent) bool {
-		return e.Kind == "mount" && e.Action == "removed" && e.Mount.MountPoint == "/mnt/dpe2e"
-	})
-	inLK(t, "net", "ip", "link", "del", "dpe2e0")
-	w.expectEvent(t, "interface removed", wait, func(e watchEvent) bool {
-		return e.Kind == "interface" && e.Action == "removed" && e.Interface.Name == "dpe2e0"
-	})
-
-	// Ctrl-C ends the watch normally and removes the probe.
-	w.cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- w.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("agent watch after Ctrl-C: %v, want exit 0", err)
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		w := startWatch(t, e, "-o", "json")
+		ready := w.expectEvent(t, "ready", time.Minute, func(e watchEvent) bool { return e.Kind == "ready" })
+		if got := strconv.Itoa(ready.TargetPid); got != e.Env["LK_DOCKERD_PID"] {
+			t.Errorf("ready.targetPid = %s, want the engine's dockerd %s", got, e.Env["LK_DOCKERD_PID"])
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("agent watch did not end on Ctrl-C")
-	}
-	if left := watchProbes(t); len(left) != 0 {
-		t.Errorf("probe containers left after Ctrl-C: %v", left)
-	}
+		t.Cleanup(func() {
+			exec.Command("nsenter", "--net="+e.Env["LK_NETNS_PATH"], "--", "ip", "link", "del", "dpe2e0").Run()
+			exec.Command("nsenter", "--mount=/proc/"+e.Env["LK_HOLDER_PID"]+"/ns/mnt", "--", "umount", "/mnt/dpe2e").Run()
+		})
+		const wait = 10 * time.Second
+
+		inLK(t, e, "net", "ip", "link", "add", "dpe2e0", "type", "veth", "peer", "name", "dpe2e1")
+		w.expectEvent(t, "interface added", wait, func(e watchEvent) bool {
+			return e.Kind == "interface" && e.Action == "added" && e.Interface.Name == "dpe2e0"
+		})
+		inLK(t, e, "net", "ip", "addr", "add", "10.123.0.1/24", "dev", "dpe2e0")
+		w.expectEvent(t, "address added", wait, func(e watchEvent) bool {
+			return e.Kind == "address" && e.Action == "added" && e.Address.Cidr == "10.123.0.1/24" && e.Device == "dpe2e0"
+		})
+		inLK(t, e, "net", "ip", "link", "set", "dpe2e0", "up")
+		w.expectEvent(t, "interface up", wait, func(e watchEvent) bool {
+			return e.Kind == "interface" && e.Action == "up" && e.Interface.Name == "dpe2e0"
+		})
+		inLK(t, e, "mnt", "mkdir", "-p", "/mnt/dpe2e")
+		inLK(t, e, "mnt", "mount", "-t", "tmpfs", "dpe2e", "/mnt/dpe2e")
+		w.expectEvent(t, "mount added", wait, func(e watchEvent) bool {
+			return e.Kind == "mount" && e.Action == "added" && e.Mount.MountPoint == "/mnt/dpe2e"
+		})
+		inLK(t, e, "mnt", "umount", "/mnt/dpe2e")
+		w.expectEvent(t, "mount removed", wait, func(e watchEvent) bool {
+			return e.Kind == "mount" && e.Action == "removed" && e.Mount.MountPoint == "/mnt/dpe2e"
+		})
+		inLK(t, e, "net", "ip", "link", "del", "dpe2e0")
+		w.expectEvent(t, "interface removed", wait, func(e watchEvent) bool {
+			return e.Kind == "interface" && e.Action == "removed" && e.Interface.Name == "dpe2e0"
+		})
+
+		// Ctrl-C ends the watch normally and removes the probe.
+		w.cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- w.cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent watch after Ctrl-C: %v, want exit 0", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("agent watch did not end on Ctrl-C")
+		}
+		if left := watchProbes(t, e); len(left) != 0 {
+			t.Errorf("probe containers left after Ctrl-C: %v", left)
+		}
+	})
 }
 
 func TestWatchProbeGoesWithTheAgent(t *testing.T) {
-	w := startWatch(t)
-	select {
-	case l := <-w.lines:
-		// Text mode: "15:04:05.000 ready              watching pid N (...)".
-		if f := strings.Fields(l); len(f) < 2 || f[1] != "ready" {
-			t.Errorf("first text line %q, want a ready line", l)
+	forEachEngine(t, func(t *testing.T, e *engineEnv) {
+		w := startWatch(t, e)
+		select {
+		case l := <-w.lines:
+			// Text mode: "15:04:05.000 ready              watching pid N (...)".
+			if f := strings.Fields(l); len(f) < 2 || f[1] != "ready" {
+				t.Errorf("first text line %q, want a ready line", l)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("no ready line")
 		}
-	case <-time.After(time.Minute):
-		t.Fatal("no ready line")
-	}
-	if len(watchProbes(t)) == 0 {
-		t.Fatal("no probe container while watching")
-	}
-	// The agent dies without any chance to clean up: the attach stream
-	// closes, the probe reads EOF and exits, and AutoRemove removes it.
-	w.cmd.Process.Signal(syscall.SIGKILL)
-	w.cmd.Wait()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(watchProbes(t)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("probe container still there 30s after the agent was killed: %v", watchProbes(t))
+		if len(watchProbes(t, e)) == 0 {
+			t.Fatal("no probe container while watching")
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		// The agent dies without any chance to clean up: the attach stream
+		// closes, the probe reads EOF and exits, and AutoRemove removes it.
+		w.cmd.Process.Signal(syscall.SIGKILL)
+		w.cmd.Wait()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(watchProbes(t, e)) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("probe container still there 30s after the agent was killed: %v", watchProbes(t, e))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
 }

@@ -31,8 +31,9 @@
 #       /run/config/docker/daemon.json        Docker Desktop-like, valid 20.10 keys only
 #     Each drive directory holds a marker file "lkenv-drive" containing "drive X".
 #
-#   * containerd (own config: cri disabled, address /run/containerd/containerd.sock,
-#     root $STATE/containerd on disk, state /run/containerd in the tmpfs) and
+#   * containerd (own config, in the schema of its version: cri disabled, address
+#     /run/containerd/containerd.sock, root $STATE/containerd on disk, state
+#     /run/containerd in the tmpfs) and
 #   * dockerd, started with exactly the article's flags first
 #       --config-file /run/config/docker/daemon.json
 #       --containerd /run/containerd/containerd.sock --pidfile /run/desktop/docker.pid
@@ -57,6 +58,11 @@
 #   LK_EXEC_ROOT      dockerd --exec-root     (default /run/docker, inside the tmpfs)
 #   LK_DOCKERD, LK_CONTAINERD, LK_DOCKER_CLI  binaries (defaults: /usr/sbin/dockerd,
 #                                             /usr/bin/containerd, docker from PATH)
+#   LK_ENGINE_BIN  a directory of engine binaries (e2e/tools/install-engine.sh's:
+#                  dockerd, docker-proxy, containerd, containerd-shim-runc-v2, runc),
+#                  put first on both daemons' PATH so that containerd starts its own
+#                  shim and runc and dockerd its own docker-proxy; LK_DOCKERD and
+#                  LK_CONTAINERD then default to its dockerd and containerd
 #   LK_KEEP_ON_FAILURE=1  do not tear down after a failed up (for debugging)
 #   LK_DAEMON_JSON        replaces the daemon.json content (default: the Desktop-like one)
 #   LK_EXTRA_DOCKERD_ARGS more dockerd arguments, split on blanks, after ours
@@ -79,6 +85,11 @@ LK_STATE=${LK_STATE:-/var/lib/dockprobe-lk}
 LK_TIMEOUT=${LK_TIMEOUT:-60}
 LK_CGROUP_PARENT=${LK_CGROUP_PARENT:-/$LK_NETNS}
 LK_EXEC_ROOT=${LK_EXEC_ROOT:-/run/docker}
+LK_ENGINE_BIN=${LK_ENGINE_BIN:-}
+if [[ -n $LK_ENGINE_BIN ]]; then
+	LK_DOCKERD=${LK_DOCKERD:-$LK_ENGINE_BIN/dockerd}
+	LK_CONTAINERD=${LK_CONTAINERD:-$LK_ENGINE_BIN/containerd}
+fi
 LK_DOCKERD=${LK_DOCKERD:-/usr/sbin/dockerd}
 LK_CONTAINERD=${LK_CONTAINERD:-/usr/bin/containerd}
 LK_DOCKER_CLI=${LK_DOCKER_CLI:-docker}
@@ -96,6 +107,9 @@ readonly DRIVES="c d wsl wslg"
 readonly DAEMON_JSON='{"builder":{"gc":{"defaultKeepStorage":"20GB","enabled":true}},"experimental":false}'
 
 NETNS_PATH=/var/run/netns/$LK_NETNS
+# The daemons' PATH: the engine's binaries first (containerd looks up
+# containerd-shim-runc-v2, the shim runc, dockerd docker-proxy on PATH).
+DAEMON_PATH=${LK_ENGINE_BIN:+$LK_ENGINE_BIN:}$PATH
 SOCK=$LK_STATE/docker.sock
 MARKER=$LK_STATE/.lkenv
 CGROUP_REL=${LK_CGROUP_PARENT#/}
@@ -120,6 +134,7 @@ validate_settings() {
 	[[ $LK_EXEC_ROOT == /run/* ]] || die "LK_EXEC_ROOT must be under /run (inside the private tmpfs)"
 	[[ $LK_TIMEOUT =~ ^[0-9]+$ ]] || die "bad LK_TIMEOUT"
 	[[ $LK_RUNTIME == docker || $LK_RUNTIME == containerd ]] || die "LK_RUNTIME must be docker or containerd, got '$LK_RUNTIME'"
+	[[ -z $LK_ENGINE_BIN || ($LK_ENGINE_BIN == /* && -d $LK_ENGINE_BIN) ]] || die "LK_ENGINE_BIN '$LK_ENGINE_BIN' is not an absolute path to a directory"
 }
 
 need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
@@ -303,18 +318,38 @@ write_files() {
 	done
 	printf '%s\n' "${LK_DAEMON_JSON:-$DAEMON_JSON}" >"$LK_STATE/daemon.json"
 	mkdir -p "$LK_STATE/containerd" "$LK_STATE/docker"
-	cat >"$LK_STATE/containerd.toml" <<EOF
-version = 2
-root = "$LK_STATE/containerd"
-state = "/run/containerd"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+	write_containerd_config "$LK_STATE/containerd.toml"
+}
 
-[grpc]
-  address = "/run/containerd/containerd.sock"
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$LK_STATE/containerd/opt"
-EOF
+# containerd's config in the schema of the containerd that reads it (the
+# version its own "config default" prints), as a user of that containerd
+# writes it: 1.x reads version 2; 2.0-2.2 read 3; 2.3 and later 4, where the
+# gRPC address moved into plugins."io.containerd.server.v1.grpc". A newer
+# containerd migrates an older schema only with a warning, and in the
+# migration the CRI plugin, split in three in 2.0 (cri.v1.runtime,
+# cri.v1.images, grpc.v1.cri), is no longer disabled by naming grpc.v1.cri.
+# CRI stays off: no Kubernetes here, and it would read the host's
+# /etc/cni/net.d.
+write_containerd_config() {
+	local v
+	v=$("$LK_CONTAINERD" config default 2>/dev/null | awk '$1 == "version" { print $3; exit }')
+	[[ $v =~ ^[0-9]+$ ]] || die "cannot read the config version of $LK_CONTAINERD (config default)"
+	{
+		printf 'version = %s\n' "$v"
+		printf 'root = "%s"\n' "$LK_STATE/containerd"
+		printf 'state = "/run/containerd"\n'
+		if ((v >= 3)); then
+			printf 'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images", "io.containerd.podsandbox.controller.v1.podsandbox"]\n'
+		else
+			printf 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+		fi
+		if ((v >= 4)); then
+			printf '\n[plugins."io.containerd.server.v1.grpc"]\n  address = "/run/containerd/containerd.sock"\n'
+		else
+			printf '\n[grpc]\n  address = "/run/containerd/containerd.sock"\n'
+		fi
+		printf '\n[plugins."io.containerd.internal.v1.opt"]\n  path = "%s"\n' "$LK_STATE/containerd/opt"
+	} >"$1"
 }
 
 tail_logs() {
@@ -415,7 +450,7 @@ do_up() {
 
 	# containerd.  One deadline covers containerd and dockerd.
 	deadline=$((SECONDS + LK_TIMEOUT))
-	setsid nsenter --mount="/proc/$holder/ns/mnt" --net="$NETNS_PATH" -- \
+	PATH=$DAEMON_PATH setsid nsenter --mount="/proc/$holder/ns/mnt" --net="$NETNS_PATH" -- \
 		"$LK_CONTAINERD" --config "$LK_STATE/containerd.toml" \
 		>"$LK_STATE/containerd.log" 2>&1 </dev/null &
 	ctr=$!
@@ -436,7 +471,7 @@ do_up() {
 	# dockerd: the article's flags first, then ours.
 	local -a extra_args=()
 	read -ra extra_args <<<"${LK_EXTRA_DOCKERD_ARGS:-}"
-	setsid nsenter --mount="/proc/$holder/ns/mnt" --net="$NETNS_PATH" -- \
+	PATH=$DAEMON_PATH setsid nsenter --mount="/proc/$holder/ns/mnt" --net="$NETNS_PATH" -- \
 		"$LK_DOCKERD" \
 		--config-file /run/config/docker/daemon.json \
 		--containerd /run/containerd/containerd.sock \
@@ -555,6 +590,7 @@ do_env() {
 	printf 'export LK_CGROUP_PARENT=%q\n' "$LK_CGROUP_PARENT"
 	printf 'export LK_HOST_GATEWAY_IP=%q\n' "$HOST_GATEWAY_IP"
 	printf 'export LK_VM_IP=%q\n' "$VM_IP"
+	printf 'export LK_ENGINE_BIN=%q\n' "$LK_ENGINE_BIN"
 }
 
 main() {

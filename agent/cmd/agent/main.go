@@ -2,20 +2,9 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/dockprobe/dockprobe/agent/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := cli.Run(ctx, os.Args[1:])
-	stop()
-	if err != nil && !cli.Silent(err) {
-		fmt.Fprintln(cli.Stderr, "agent:", err)
-	}
-	os.Exit(cli.ExitCode(err))
-}
+func main() { os.Exit(cli.Main(os.Args[1:])) }

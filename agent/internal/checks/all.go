@@ -46,7 +46,7 @@ const (
 
 // All returns every check in the order they run.
 func All() []Check {
-	return []Check{
+	return append([]Check{
 		{ID: IDProbeRan, Title: "The probe ran inside the engine's VM", DocURL: ownDocs + "proberan", Run: probeRan},
 		{ID: IDProbeSections, Title: "Every section of the report was collected", Requires: []string{IDProbeRan}, Run: probeSections},
 		{ID: IDDaemonFound, Title: "dockerd was found", Requires: []string{IDProbeRan}, Run: daemonFound},
@@ -64,7 +64,7 @@ func All() []Check {
 		{ID: IDNamesHostGateway, Title: "host-gateway matches --host-gateway-ip", Requires: []string{IDProbeRan}, DocURL: docHostGW, Run: hostGateway},
 		{ID: IDNamesSpecial, Title: "host.docker.internal and friends", Requires: []string{IDProbeRan}, DocURL: docNetworking, Run: specialNames},
 		{ID: IDSharesHostPath, Title: "Which host-share path Kubernetes hostPath must use", Requires: []string{IDProbeRan}, DocURL: docHostPath, Run: sharesHostPath},
-	}
+	}, answerChecks()...)
 }
 
 func probeError(rep *probev1.Report) *probev1.SectionError {
@@ -238,11 +238,7 @@ func desktopDefaults(rep *probev1.Report) *probev1.Finding {
 	for _, f := range rep.GetDaemon().GetFlags() {
 		n := strings.TrimLeft(f.GetName(), "-")
 		if _, known := knowledge.DesktopDefaults[n]; !known {
-			dash := "--"
-			if len(n) == 1 {
-				dash = "-"
-			}
-			ev = append(ev, strings.TrimSpace(fmt.Sprintf("%s%s %s", dash, n, f.GetValue()))+": not a flag Docker Desktop gives")
+			ev = append(ev, strings.TrimSpace(f.Option()+" "+f.GetValue())+": not a flag Docker Desktop gives")
 			extra++
 		}
 	}
@@ -318,30 +314,33 @@ type dockerRange struct {
 	what   string
 	prefix netip.Prefix
 	device string // the VM's bridge for it, when known
+	// pool: a range Docker will take from, which no network uses yet; an
+	// overlap there breaks nothing today.
+	pool bool
 }
 
 func dockerRanges(rep *probev1.Report) []dockerRange {
 	var out []dockerRange
 	if ds := rep.GetKnowledge().GetDockerSubnet(); ds != nil {
 		if p, ok := knowledge.ParsePrefix(ds.GetSubnet()); ok {
-			out = append(out, dockerRange{"the Docker subnet", p, "eth0"})
+			out = append(out, dockerRange{"the Docker subnet", p, "eth0", false})
 		}
 	}
 	for _, n := range rep.GetEngine().GetNetworks() {
 		for _, s := range n.GetSubnets() {
 			if p, ok := knowledge.ParsePrefix(s.GetSubnet()); ok && p.Addr().Is4() {
-				out = append(out, dockerRange{fmt.Sprintf("Docker network %q", n.GetName()), p, knowledge.BridgeName(n)})
+				out = append(out, dockerRange{fmt.Sprintf("Docker network %q", n.GetName()), p, knowledge.BridgeName(n), false})
 			}
 		}
 	}
 	if c := knowledge.Interface(rep, "cni0"); c != nil {
 		if p, ok := knowledge.FirstIPv4(c); ok {
-			out = append(out, dockerRange{"the Kubernetes pod network (cni0)", p.Masked(), "cni0"})
+			out = append(out, dockerRange{"the Kubernetes pod network (cni0)", p.Masked(), "cni0", false})
 		}
 	}
 	for _, pl := range rep.GetKnowledge().GetAddressPools() {
 		if p, ok := knowledge.ParsePrefix(pl.GetBase()); ok {
-			out = append(out, dockerRange{fmt.Sprintf("address pool %s (size /%d, %s)", pl.GetBase(), pl.GetSize(), pl.GetSource()), p, ""})
+			out = append(out, dockerRange{fmt.Sprintf("address pool %s (size /%d, %s)", pl.GetBase(), pl.GetSize(), pl.GetSource()), p, "", true})
 		}
 	}
 	return out
@@ -408,7 +407,7 @@ func hostOverlap(rep *probev1.Report) *probev1.Finding {
 			ev = append(ev, fmt.Sprintf("host route %s dev %s is this engine's own bridge seen from the same machine: not a conflict", r.GetDestination(), r.GetDevice()))
 		}
 	}
-	hits := 0
+	hits, inUse := 0, 0
 	for _, dr := range dockerRanges(rep) {
 		for _, r := range conflictingRoutes(rep) {
 			p, _ := knowledge.ParsePrefix(r.GetDestination())
@@ -416,6 +415,9 @@ func hostOverlap(rep *probev1.Report) *probev1.Finding {
 				continue
 			}
 			hits++
+			if !dr.pool {
+				inUse++
+			}
 			via := ""
 			if r.GetGateway() != "" {
 				via = " via " + r.GetGateway()
@@ -426,7 +428,14 @@ func hostOverlap(rep *probev1.Report) *probev1.Finding {
 	if hits == 0 {
 		return finding(OK, "no Docker range overlaps a host route", ev, "")
 	}
-	return finding(Warning, fmt.Sprintf("%d overlap(s) between Docker's ranges and the host's routes: containers cannot reach those host-side addresses (the classic VPN conflict)", hits), ev,
+	// A range in use (the Docker subnet, a network, the pod network)
+	// already hides those host-side addresses from containers: an error.
+	// A pool nothing uses yet only will, when a network is taken from it.
+	sev, summary := Warning, fmt.Sprintf("%d overlap(s) between Docker's address pools and the host's routes: a network taken from them will not reach those host-side addresses", hits)
+	if inUse > 0 {
+		sev, summary = Error, fmt.Sprintf("%d overlap(s) between Docker's ranges in use and the host's routes: containers cannot reach those host-side addresses (the classic VPN conflict)", hits)
+	}
+	return finding(sev, summary, ev,
 		"move the Docker range: Docker subnet in Settings > Resources > Network; networks with `docker network create --subnet`; pools with \"default-address-pools\" in daemon.json; or narrow the VPN's routes")
 }
 

@@ -98,6 +98,9 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	b := bundle.New(scrub)
 	rep, runErr := bundleGather(ctx, g, &o.probe, b, logw)
 	o.probe.progress.Done()
+	if interrupted(ctx) {
+		return context.Cause(ctx) // no bundle from a run the user stopped
+	}
 	if runErr != nil {
 		fmt.Fprintf(&agentLog, "error: %v\n", runErr)
 	}
@@ -183,7 +186,12 @@ func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, b *bun
 	dg := *g
 	dg.debug = true
 	o.progress.Step("probe")
-	return gather(ctx, c, ep, &dg, o, logw)
+	usage := startUsage(ctx, c)
+	rep, err := gather(ctx, c, ep, &dg, o, logw)
+	if rep != nil {
+		rep.EngineUsage = usage()
+	}
+	return rep, err
 }
 
 // engineAnswers adds the engine's API answers as the API gave them.

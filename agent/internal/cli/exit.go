@@ -30,7 +30,11 @@ const (
 	ExitTargetGone       = 11 // the target process exited during collection (partial report)
 	ExitDiffers          = 12 // `agent diff`: the two reports differ
 	ExitDoctorErrors     = 20 // `agent doctor`: a check found an error-severity problem
-	ExitInterrupted      = 130
+	// A run ended by a signal exits 128 plus its number, whatever stage
+	// it was in (cli.Main): SIGINT (Ctrl-C) 130, SIGTERM 143, SIGHUP 129.
+	ExitInterrupted = 130
+	ExitTerminated  = 143
+	ExitHangUp      = 129
 )
 
 // ErrUsage marks a bad command line.

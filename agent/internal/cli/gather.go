@@ -262,6 +262,7 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 		s.Abort()
 		return nil, err
 	}
+	wd.ok = true
 	if o.keepOpen {
 		// The probe exits when we hang up and the engine then tears its
 		// container down (runc, the netns, AutoRemove): on a small

@@ -22,6 +22,12 @@ var sweepLabels = reaper.Labels{
 	AgentHost: launch.LabelAgentHost, Deadline: launch.LabelDeadline,
 }
 
+// sweepOff reports whether DOCKPROBE_SWEEP=off asks runs not to remove
+// what earlier runs left. Only tests that must prove each run cleans up
+// after itself set it: with the sweep on, a later run hides an earlier
+// run's leak.
+func sweepOff() bool { return os.Getenv("DOCKPROBE_SWEEP") == "off" }
+
 // newReapCmd is the hidden watchdog mode (see package reaper): `agent
 // probe` starts it, people do not.
 func newReapCmd(g *globalOptions) *cobra.Command {
@@ -72,7 +78,7 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 			woke := make(chan byte, 1)
 			go func() {
 				defer close(swept)
-				if <-woke == reaper.MsgNone {
+				if <-woke == reaper.MsgNone || sweepOff() {
 					return // the agent never reached the engine's create
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -115,6 +115,9 @@ func (r *runtimeOptions) route(ctx context.Context, g *globalOptions, o *probeOp
 func runNerdctlProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, stderr io.Writer) error {
 	rep, runErr := gatherNerdctl(ctx, g, o, stderr)
 	o.progress.Done()
+	if interrupted(ctx) {
+		return context.Cause(ctx) // as runProbe: no report from a stopped run
+	}
 	if rep != nil {
 		analyze(rep)
 		if err := render(stdout, rep, o.output); err != nil {
@@ -139,6 +142,9 @@ func gatherNerdctl(ctx context.Context, g *globalOptions, o *probeOptions, stder
 	// in the same namespace made the run fail ("container not found").
 	// A failing sweep is only worth a debug line.
 	defer func() {
+		if sweepOff() {
+			return
+		}
 		if n, err := nerdctl.Sweep(ctx, c, time.Now()); err != nil || n > 0 {
 			progress(fmt.Sprintf("stale probes removed: %d (%v)", n, err))
 		}

@@ -24,6 +24,9 @@ type watchdog struct {
 	// created is set just before the engine is first asked to create the
 	// container: from then on the watchdog must check the engine.
 	created bool
+	// ok is set once the run has its report: the create returned and the
+	// probe is (or is about to be) hung up on, so AutoRemove does the rest.
+	ok bool
 }
 
 // startWatchdog picks the container's name and spawns the watchdog in the
@@ -51,13 +54,19 @@ func (w *watchdog) get() *reaper.Guard {
 	return w.guard
 }
 
-// finish tells the watchdog the run is over: "done" (check the removal)
-// once a create was asked for, "none" (exit at once) before. Only the
-// first word counts, so a later finish is harmless.
+// finish tells the watchdog the run is over: "done" (check that
+// AutoRemove did its job) after a successful run; "remove" after a failed
+// or interrupted one that asked for a create, which may still be in flight
+// at the engine (the watchdog then keeps removing the name for a while);
+// "none" (exit at once) when no create was ever asked for. Only the first
+// word counts, so a later finish is harmless.
 func (w *watchdog) finish() {
-	if w.created {
-		w.get().Done()
-	} else {
+	switch {
+	case !w.created:
 		w.get().None()
+	case w.ok:
+		w.get().Done()
+	default:
+		w.get().Remove()
 	}
 }

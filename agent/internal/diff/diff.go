@@ -149,7 +149,7 @@ func flags(r *probev1.Report) map[string]string {
 		if !f.GetHasValue() && v == "" {
 			v = "(set)"
 		}
-		vals["--"+f.GetName()] = append(vals["--"+f.GetName()], v)
+		vals[f.Option()] = append(vals[f.Option()], v)
 	}
 	m := map[string]string{}
 	for k, v := range vals {

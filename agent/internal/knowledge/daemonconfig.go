@@ -81,10 +81,7 @@ func EffectiveConfig(d *probev1.Daemon) []*probev1.ConfigValue {
 		if key == "" {
 			key = name
 		}
-		origin := "--" + name
-		if len(name) == 1 {
-			origin = "-" + name
-		}
+		origin := probev1.FlagOption(name)
 		if f.GetHasValue() {
 			origin += " " + f.GetValue()
 		}

@@ -25,10 +25,13 @@ import (
 
 // Messages on the pipe, one byte each.
 const (
-	// MsgDone: the agent hung up normally; the probe exits and the engine
-	// removes it (AutoRemove). The watchdog checks, and forces if not.
+	// MsgDone: the run succeeded: the create returned, the probe ran and
+	// the agent hung up; the probe exits and the engine removes it
+	// (AutoRemove). The watchdog checks, and forces if not.
 	MsgDone = 'd'
-	// MsgRemove: remove the container now, whatever its state.
+	// MsgRemove: remove the container now, whatever its state. A create
+	// may still be in flight (the agent was interrupted while waiting
+	// for it), so the watchdog keeps looking for the name for Settle.
 	MsgRemove = 'r'
 	// MsgNone: the agent never asked the engine to create the container
 	// (it failed before, e.g. the engine did not answer); the watchdog
@@ -112,6 +115,13 @@ type Options struct {
 	// Grace: after MsgDone, how long the engine gets to remove the probe
 	// by itself before the watchdog forces it.
 	Grace time.Duration
+	// Settle: after MsgRemove, EOF or the deadline, how long the watchdog
+	// keeps removing the name. An agent that dies (or is interrupted)
+	// while its create request is in flight leaves the engine to finish
+	// that create after the watchdog's first look: "not found" then
+	// proves nothing. The engine's create of an image it already has
+	// takes well under a second; Settle covers a slow or busy engine.
+	Settle time.Duration
 	// Connect opens the engine lazily: a run that ends normally and whose
 	// probe is already gone costs one inspect.
 	Connect func(ctx context.Context) (API, error)
@@ -129,6 +139,9 @@ type Options struct {
 func Run(ctx context.Context, in io.Reader, o Options) error {
 	if o.Grace <= 0 {
 		o.Grace = 10 * time.Second
+	}
+	if o.Settle <= 0 {
+		o.Settle = DefaultSettle
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -156,7 +169,10 @@ func Run(ctx context.Context, in io.Reader, o Options) error {
 	if m == MsgNone {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.Grace+time.Minute)
+	// The settle window counts from the agent's last word (or death): no
+	// request of the agent's can reach the engine later than that.
+	settleUntil := time.Now().Add(o.Settle)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.Grace+o.Settle+time.Minute)
 	defer cancel()
 	// The engine may be restarting (that may be why the agent failed):
 	// keep trying until it answers or the minute is over.
@@ -171,6 +187,7 @@ func Run(ctx context.Context, in io.Reader, o Options) error {
 		}
 	}
 	if m == MsgDone {
+		// The create returned long ago: "not found" means gone for good.
 		stop := time.Now().Add(o.Grace)
 		for time.Now().Before(stop) {
 			if _, err := api.ContainerInspect(ctx, o.Name, client.ContainerInspectOptions{}); cerrdefs.IsNotFound(err) {
@@ -178,8 +195,39 @@ func Run(ctx context.Context, in io.Reader, o Options) error {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+		return Remove(ctx, api, o.Name)
 	}
-	return Remove(ctx, api, o.Name)
+	return settle(ctx, api, o.Name, settleUntil)
+}
+
+// DefaultSettle is Options.Settle's default.
+const DefaultSettle = 8 * time.Second
+
+// settle removes name now and then whenever it appears again, until the
+// window closes: a create that was in flight when the agent stopped may
+// complete at any moment in it (and the agent's slow path may have sent a
+// second create after discarding an early one, under the same name).
+// Looking costs one inspect; most runs find nothing after the first.
+func settle(ctx context.Context, api API, name string, until time.Time) error {
+	if err := Remove(ctx, api, name); err != nil {
+		return err
+	}
+	for poll := 50 * time.Millisecond; time.Now().Before(until); {
+		if !sleep(ctx, poll) {
+			return ctx.Err()
+		}
+		// Often at first (a create is usually answered within
+		// milliseconds), then less often.
+		poll = min(poll*2, 500*time.Millisecond)
+		_, err := api.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+		if cerrdefs.IsNotFound(err) {
+			continue
+		}
+		if err := Remove(ctx, api, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Remove force-removes a container; "not found" and "removal already in

@@ -47,7 +47,7 @@ func run(t *testing.T, in io.Reader, api *fakeAPI, deadline time.Duration) time.
 	t.Helper()
 	start := time.Now()
 	err := Run(t.Context(), in, Options{
-		Name: "p", Deadline: deadline, Grace: 300 * time.Millisecond,
+		Name: "p", Deadline: deadline, Grace: 300 * time.Millisecond, Settle: 300 * time.Millisecond,
 		Connect: func(context.Context) (API, error) { return api, nil },
 	})
 	if err != nil {
@@ -59,16 +59,41 @@ func run(t *testing.T, in io.Reader, api *fakeAPI, deadline time.Duration) time.
 func TestRunRemovesWhenTheAgentDies(t *testing.T) {
 	api := &fakeAPI{present: map[string]bool{"p": true}}
 	run(t, strings.NewReader(""), api, time.Minute) // EOF, no word
-	if len(api.removed) != 1 || api.inspects != 0 {
-		t.Fatalf("removed %v after %d inspects; want an immediate removal of p", api.removed, api.inspects)
+	if len(api.removed) != 1 || api.removed[0] != "p" {
+		t.Fatalf("removed %v; want one removal of p", api.removed)
+	}
+}
+
+// The agent died (or was interrupted) with its create request in flight:
+// the engine creates the container after the watchdog's first removal
+// found nothing. The watchdog must still remove it (issue 11).
+func TestRunRemovesACreateThatLandsAfterTheAgentDied(t *testing.T) {
+	for _, word := range []string{"", string(rune(MsgRemove))} {
+		api := &fakeAPI{present: map[string]bool{}}
+		landed := make(chan struct{})
+		go func() {
+			defer close(landed)
+			time.Sleep(120 * time.Millisecond)
+			api.mu.Lock()
+			api.present["p"] = true // the in-flight create completes
+			api.mu.Unlock()
+		}()
+		run(t, strings.NewReader(word), api, time.Minute)
+		<-landed
+		api.mu.Lock()
+		left, removed := api.present["p"], append([]string(nil), api.removed...)
+		api.mu.Unlock()
+		if left || len(removed) < 2 {
+			t.Errorf("word %q: container left=%v, removals %v; want the late create removed", word, left, removed)
+		}
 	}
 }
 
 func TestRunRemovesOnRequest(t *testing.T) {
 	api := &fakeAPI{present: map[string]bool{"p": true}}
-	run(t, strings.NewReader(string(rune(MsgRemove))), api, time.Minute)
-	if len(api.removed) != 1 || api.inspects != 0 {
-		t.Fatalf("removed %v after %d inspects", api.removed, api.inspects)
+	d := run(t, strings.NewReader(string(rune(MsgRemove))), api, time.Minute)
+	if len(api.removed) != 1 || d < 300*time.Millisecond {
+		t.Fatalf("removed %v, returned after %s; want one removal and a settle window", api.removed, d)
 	}
 }
 

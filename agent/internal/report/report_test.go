@@ -339,3 +339,22 @@ func TestTextMissingSections(t *testing.T) {
 		}
 	}
 }
+
+// dockerd's -H is one dash on its command line and in every renderer
+// (issue 11: the text report printed "--H").
+func TestFlagsKeepTheirDashes(t *testing.T) {
+	r := &probev1.Report{Daemon: &probev1.Daemon{Found: true, Pid: 42, Flags: []*probev1.Flag{
+		{Name: "H", Value: "unix:///var/run/docker.sock", HasValue: true},
+		{Name: "config-file", Value: "/run/config/docker/daemon.json", HasValue: true},
+	}}}
+	for _, format := range []string{"text", "html"} {
+		var buf bytes.Buffer
+		if err := Write(&buf, r, Options{Format: format}); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if strings.Contains(out, "--H") || !strings.Contains(out, "-H") || !strings.Contains(out, "--config-file") {
+			t.Errorf("%s: flags spelled wrong (want -H and --config-file):\n%s", format, out)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -79,9 +80,14 @@ func badNetwork(file string, err error) *probev1.Network {
 // /var/lib/rancher/k3s/agent/etc/cni/net.d).
 func CNIConfDirs(d *probev1.Daemon) []string {
 	dirs := []string{CNIConfDir}
-	cri := d.GetConfig().GetStructValue().GetFields()["plugins"].GetStructValue().GetFields()["io.containerd.grpc.v1.cri"]
-	if dir := cri.GetStructValue().GetFields()["cni"].GetStructValue().GetFields()["conf_dir"].GetStringValue(); dir != "" && path.Clean(dir) != CNIConfDir {
-		dirs = append(dirs, path.Clean(dir))
+	cfg := d.GetConfig().GetStructValue()
+	// The CRI plugin's key: split in three in containerd 2.0, where its
+	// networking went to cri.v1.runtime.
+	for _, plugin := range []string{"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"} {
+		dir := stringAt(cfg, "plugins", plugin, "cni", "conf_dir")
+		if dir != "" && !slices.Contains(dirs, path.Clean(dir)) {
+			dirs = append(dirs, path.Clean(dir))
+		}
 	}
 	return dirs
 }

@@ -169,32 +169,61 @@ func ConfigFile(flags []*probev1.Flag) (file, source string) {
 
 // Resolve derives root, state and address: a flag wins, then the config
 // key, then containerd's default. config may be nil.
+//
+// The gRPC address's key moved in containerd 2.3 (config version 4): from
+// [grpc] address to plugins."io.containerd.server.v1.grpc".address. A
+// version 4 config ignores [grpc]; an older one is migrated, where a grpc
+// plugin table, if present, wins over [grpc] (containerd's serviceMigrate).
 func Resolve(flags []*probev1.Flag, config *structpb.Value) Settings {
 	s := Settings{}
 	s.ConfigFile, s.ConfigFileSource = ConfigFile(flags)
-	cfg := config.GetStructValue().GetFields()
-	pick := func(flag, def string, keys ...string) string {
+	cfg := config.GetStructValue()
+	pick := func(flag, def string, keys ...[]string) string {
 		if v := FlagValue(flags, flag); v != "" {
 			return v
 		}
-		fields := cfg
-		for i, k := range keys {
-			v, ok := fields[k]
-			if !ok {
-				break
+		for _, k := range keys {
+			if v := stringAt(cfg, k...); v != "" {
+				return v
 			}
-			if i == len(keys)-1 {
-				if sv := v.GetStringValue(); sv != "" {
-					return sv
-				}
-				break
-			}
-			fields = v.GetStructValue().GetFields()
 		}
 		return def
 	}
-	s.Root = pick("root", DefaultRoot, "root")
-	s.State = pick("state", DefaultState, "state")
-	s.Address = pick("address", DefaultAddress, "grpc", "address")
+	s.Root = pick("root", DefaultRoot, []string{"root"})
+	s.State = pick("state", DefaultState, []string{"state"})
+	addressKeys := [][]string{{"plugins", GRPCServerPlugin, "address"}}
+	if configVersion(cfg) < 4 {
+		addressKeys = append(addressKeys, []string{"grpc", "address"})
+	}
+	s.Address = pick("address", DefaultAddress, addressKeys...)
 	return s
+}
+
+// GRPCServerPlugin is the plugin that owns the gRPC listener since
+// containerd 2.3 (config version 4).
+const GRPCServerPlugin = "io.containerd.server.v1.grpc"
+
+// stringAt is the string at the path of table keys, or "".
+func stringAt(v *structpb.Struct, keys ...string) string {
+	for i, k := range keys {
+		f, ok := v.GetFields()[k]
+		if !ok {
+			return ""
+		}
+		if i == len(keys)-1 {
+			return f.GetStringValue()
+		}
+		v = f.GetStructValue()
+	}
+	return ""
+}
+
+// configVersion is the config's version key; containerd reads a config
+// without one as version 1.
+func configVersion(v *structpb.Struct) int {
+	f, ok := v.GetFields()["version"]
+	if !ok {
+		return 1
+	}
+	return int(f.GetNumberValue())
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
@@ -55,6 +56,8 @@ var configTests = []struct {
 	err  bool
 }{
 	{name: "lkenv", in: "file:lkenv.toml", want: []string{`"grpc":{"address":"/run/containerd/containerd.sock"}`, `"disabled_plugins":["io.containerd.grpc.v1.cri"]`, `"version":2`}},
+	{name: "lkenv, containerd 2.4", in: "file:lkenv-2.4.toml", want: []string{`"io.containerd.server.v1.grpc":{"address":"/run/containerd/containerd.sock"}`, `"version":4`}},
+	{name: "containerd 2.4 default (k3s paths)", in: "file:containerd-2.4-k3s.toml", want: []string{`"address":"/run/k3s/containerd/containerd.sock"`, `"conf_dir":"/var/lib/rancher/k3s/agent/etc/cni/net.d"`, `"version":4`}},
 	{name: "rancher desktop (k3s)", in: "file:rancher-desktop.toml", want: []string{`"address":"/run/k3s/containerd/containerd.sock"`, `"sandbox_image":"rancher/mirrored-pause:3.6"`, `"SystemdCgroup":false`}},
 	{name: "empty", in: "", want: []string{`{}`}},
 	{name: "dates", in: "a = 1979-05-27T07:32:00Z\nb = 1979-05-27\nc = 07:32:00\nd = 1979-05-27T07:32:00", want: []string{`"a":"1979-05-27T07:32:00Z"`, `"b":"1979-05-27"`, `"c":"07:32:00"`, `"d":"1979-05-27T07:32:00"`}},
@@ -104,26 +107,33 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	rd, err := ParseConfig(strings.NewReader(configInput(t, "file:rancher-desktop.toml")))
-	if err != nil {
-		t.Fatal(err)
+	parse := func(in string) *structpb.Value {
+		v, err := ParseConfig(strings.NewReader(configInput(t, in)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
+	rd, v4 := parse("file:rancher-desktop.toml"), parse("file:containerd-2.4-k3s.toml")
 	for _, tt := range []struct {
 		name string
 		args string
-		cfg  bool
+		cfg  *structpb.Value
 		want Settings
 	}{
 		{name: "defaults", want: Settings{ConfigFile: DefaultConfigFile, ConfigFileSource: "default", Root: DefaultRoot, State: DefaultState, Address: DefaultAddress}},
-		{name: "config", args: "--config /etc/rd.toml", cfg: true, want: Settings{ConfigFile: "/etc/rd.toml", ConfigFileSource: "flag", Root: "/var/lib/containerd", State: "/run/k3s/containerd", Address: "/run/k3s/containerd/containerd.sock"}},
-		{name: "flags win", args: "-c /c --address /a.sock --root /r", cfg: true, want: Settings{ConfigFile: "/c", ConfigFileSource: "flag", Root: "/r", State: "/run/k3s/containerd", Address: "/a.sock"}},
+		{name: "config", args: "--config /etc/rd.toml", cfg: rd, want: Settings{ConfigFile: "/etc/rd.toml", ConfigFileSource: "flag", Root: "/var/lib/containerd", State: "/run/k3s/containerd", Address: "/run/k3s/containerd/containerd.sock"}},
+		{name: "flags win", args: "-c /c --address /a.sock --root /r", cfg: rd, want: Settings{ConfigFile: "/c", ConfigFileSource: "flag", Root: "/r", State: "/run/k3s/containerd", Address: "/a.sock"}},
+		// containerd 2.3+: the address is the grpc server plugin's.
+		{name: "version 4", args: "--config /etc/c.toml", cfg: v4, want: Settings{ConfigFile: "/etc/c.toml", ConfigFileSource: "flag", Root: "/var/lib/containerd", State: "/run/k3s/containerd", Address: "/run/k3s/containerd/containerd.sock"}},
+		{name: "version 4 flag wins", args: "--address /a.sock", cfg: v4, want: Settings{ConfigFile: DefaultConfigFile, ConfigFileSource: "default", Root: "/var/lib/containerd", State: "/run/k3s/containerd", Address: "/a.sock"}},
+		// Version 4 ignores [grpc]; version 3 migrates it, unless the plugin's table is there.
+		{name: "version 4 ignores [grpc]", cfg: parse("version = 4\n[grpc]\naddress = \"/old.sock\"\n"), want: Settings{ConfigFile: DefaultConfigFile, ConfigFileSource: "default", Root: DefaultRoot, State: DefaultState, Address: DefaultAddress}},
+		{name: "version 3 [grpc]", cfg: parse("version = 3\n[grpc]\naddress = \"/old.sock\"\n"), want: Settings{ConfigFile: DefaultConfigFile, ConfigFileSource: "default", Root: DefaultRoot, State: DefaultState, Address: "/old.sock"}},
+		{name: "version 3 plugin table wins", cfg: parse("version = 3\n[grpc]\naddress = \"/old.sock\"\n[plugins.\"io.containerd.server.v1.grpc\"]\naddress = \"/new.sock\"\n"), want: Settings{ConfigFile: DefaultConfigFile, ConfigFileSource: "default", Root: DefaultRoot, State: DefaultState, Address: "/new.sock"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var cfg = rd
-			if !tt.cfg {
-				cfg = nil
-			}
-			if got := Resolve(ParseArgs(strings.Fields(tt.args)), cfg); got != tt.want {
+			if got := Resolve(ParseArgs(strings.Fields(tt.args)), tt.cfg); got != tt.want {
 				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}
 		})

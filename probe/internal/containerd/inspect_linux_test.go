@@ -157,6 +157,9 @@ func TestCNIConfDirs(t *testing.T) {
 		{"", CNIConfDir},
 		{configInput(t, "file:rancher-desktop.toml"), CNIConfDir},
 		{k3s, CNIConfDir + " /var/lib/rancher/k3s/agent/etc/cni/net.d"},
+		// containerd 2: the CRI runtime plugin's key.
+		{configInput(t, "file:containerd-2.4-k3s.toml"), CNIConfDir + " /var/lib/rancher/k3s/agent/etc/cni/net.d"},
+		{configInput(t, "file:lkenv-2.4.toml"), CNIConfDir},
 	} {
 		d := Inspect(procTree(t, map[string]string{"etc/containerd/config.toml": tt.config}), procs.Process{PID: 42, Comm: "containerd", Argv: []string{"containerd"}})
 		if got := strings.Join(CNIConfDirs(d), " "); got != tt.want {
