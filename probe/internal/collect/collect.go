@@ -46,7 +46,7 @@ const (
 
 // Sections lists every section in report order.
 var Sections = []string{SectionTarget, SectionDaemon, SectionInterfaces, SectionRoutes, SectionMounts, SectionProcesses, SectionContainer,
-	SectionMountViews, SectionContainerLinks, SectionNames, SectionVMState}
+	SectionMountViews, SectionContainerLinks, SectionNames, SectionVMState, SectionKubelet}
 
 // Options says where to look.
 type Options struct {
@@ -240,6 +240,10 @@ func (c *collector) phases() {
 	go c.send(SectionProcesses, scanTime, func() (func(*probev1.Report), error) {
 		ps, err := c.processes(scanned)
 		return func(r *probev1.Report) { r.Processes = ps }, errors.Join(scanErr, err)
+	})
+	go c.send(SectionKubelet, 0, func() (func(*probev1.Report), error) {
+		k, nets, err := c.kubelet(choice, scanned)
+		return func(r *probev1.Report) { r.Kubelet, r.CniNetworks = k, nets }, err
 	})
 	c.extras(pid, scanned)
 	go c.send(SectionVMState, 0, func() (func(*probev1.Report), error) {

@@ -349,6 +349,15 @@ type Report struct {
 	// Each running container's end of its network links (probe-collected),
 	// so that a veth in the VM can be named by the container on its other end.
 	ContainerLinks []*ContainerLink `protobuf:"bytes,19,rep,name=container_links,json=containerLinks,proto3" json:"container_links,omitempty"`
+	// The node's kubelet (probe-collected, when one runs): its flags, its
+	// --config file parsed (credentials masked), root-dir as data_root and
+	// its container runtime endpoint as containerd_address. Absent on hosts
+	// without a kubelet, and where it is embedded in another binary (k3s).
+	Kubelet *Daemon `protobuf:"bytes,20,opt,name=kubelet,proto3" json:"kubelet,omitempty"`
+	// The CNI network configurations of the node's runtime (its CNI conf_dir,
+	// /etc/cni/net.d by default), read beside the kubelet (probe-collected
+	// when one runs).
+	CniNetworks []*Network `protobuf:"bytes,21,rep,name=cni_networks,json=cniNetworks,proto3" json:"cni_networks,omitempty"`
 	// Issue 13 (numbers from 30 up, leaving room for other additions).
 	// The VM's own state as the probe read it in dockerd's namespaces: the
 	// data-root's filesystem, IP forwarding, memory (probe-collected).
@@ -522,6 +531,20 @@ func (x *Report) GetNames() []*NameLookup {
 func (x *Report) GetContainerLinks() []*ContainerLink {
 	if x != nil {
 		return x.ContainerLinks
+	}
+	return nil
+}
+
+func (x *Report) GetKubelet() *Daemon {
+	if x != nil {
+		return x.Kubelet
+	}
+	return nil
+}
+
+func (x *Report) GetCniNetworks() []*Network {
+	if x != nil {
+		return x.CniNetworks
 	}
 	return nil
 }
@@ -3954,7 +3977,8 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x0fdocker_root_dir\x18\x01 \x01(\tR\rdockerRootDir\x12*\n" +
 	"\x11host_gateway_name\x18\x02 \x01(\tR\x0fhostGatewayName\"E\n" +
 	"\x0fCollectResponse\x122\n" +
-	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\xf6\t\n" +
+	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\xec\n" +
+	"\n" +
 	"\x06Report\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\x05R\rschemaVersion\x12,\n" +
 	"\x04tool\x18\x02 \x01(\v2\x18.dockprobe.probe.v1.ToolR\x04tool\x122\n" +
@@ -3978,7 +4002,9 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\vmount_views\x18\x11 \x03(\v2\x1d.dockprobe.probe.v1.MountViewR\n" +
 	"mountViews\x124\n" +
 	"\x05names\x18\x12 \x03(\v2\x1e.dockprobe.probe.v1.NameLookupR\x05names\x12J\n" +
-	"\x0fcontainer_links\x18\x13 \x03(\v2!.dockprobe.probe.v1.ContainerLinkR\x0econtainerLinks\x126\n" +
+	"\x0fcontainer_links\x18\x13 \x03(\v2!.dockprobe.probe.v1.ContainerLinkR\x0econtainerLinks\x124\n" +
+	"\akubelet\x18\x14 \x01(\v2\x1a.dockprobe.probe.v1.DaemonR\akubelet\x12>\n" +
+	"\fcni_networks\x18\x15 \x03(\v2\x1b.dockprobe.probe.v1.NetworkR\vcniNetworks\x126\n" +
 	"\bvm_state\x18\x1e \x01(\v2\x1b.dockprobe.probe.v1.VmStateR\avmState\x12A\n" +
 	"\vprobe_clock\x18\x1f \x01(\v2 .dockprobe.probe.v1.ClockReadingR\n" +
 	"probeClock\x12B\n" +
@@ -4420,49 +4446,51 @@ var file_probe_v1_probe_proto_depIdxs = []int32{
 	23, // 17: dockprobe.probe.v1.Report.mount_views:type_name -> dockprobe.probe.v1.MountView
 	24, // 18: dockprobe.probe.v1.Report.names:type_name -> dockprobe.probe.v1.NameLookup
 	15, // 19: dockprobe.probe.v1.Report.container_links:type_name -> dockprobe.probe.v1.ContainerLink
-	6,  // 20: dockprobe.probe.v1.Report.vm_state:type_name -> dockprobe.probe.v1.VmState
-	10, // 21: dockprobe.probe.v1.Report.probe_clock:type_name -> dockprobe.probe.v1.ClockReading
-	11, // 22: dockprobe.probe.v1.Report.engine_usage:type_name -> dockprobe.probe.v1.EngineUsage
-	7,  // 23: dockprobe.probe.v1.VmState.data_root:type_name -> dockprobe.probe.v1.Filesystem
-	8,  // 24: dockprobe.probe.v1.VmState.forwarding:type_name -> dockprobe.probe.v1.Forwarding
-	9,  // 25: dockprobe.probe.v1.VmState.memory:type_name -> dockprobe.probe.v1.Memory
-	47, // 26: dockprobe.probe.v1.ClockReading.remote:type_name -> google.protobuf.Timestamp
-	47, // 27: dockprobe.probe.v1.ClockReading.asked:type_name -> google.protobuf.Timestamp
-	47, // 28: dockprobe.probe.v1.ClockReading.answered:type_name -> google.protobuf.Timestamp
-	12, // 29: dockprobe.probe.v1.EngineUsage.oom_killed:type_name -> dockprobe.probe.v1.ContainerRef
-	12, // 30: dockprobe.probe.v1.EngineUsage.share_binds:type_name -> dockprobe.probe.v1.ContainerRef
-	17, // 31: dockprobe.probe.v1.Knowledge.docker_subnet:type_name -> dockprobe.probe.v1.DockerSubnet
-	18, // 32: dockprobe.probe.v1.Knowledge.address_pools:type_name -> dockprobe.probe.v1.AddressPool
-	19, // 33: dockprobe.probe.v1.Knowledge.effective_config:type_name -> dockprobe.probe.v1.ConfigValue
-	20, // 34: dockprobe.probe.v1.Knowledge.shares:type_name -> dockprobe.probe.v1.SharePath
-	33, // 35: dockprobe.probe.v1.Host.interfaces:type_name -> dockprobe.probe.v1.Interface
-	35, // 36: dockprobe.probe.v1.Host.routes:type_name -> dockprobe.probe.v1.Route
-	40, // 37: dockprobe.probe.v1.Host.errors:type_name -> dockprobe.probe.v1.SectionError
-	22, // 38: dockprobe.probe.v1.Host.desktop_settings:type_name -> dockprobe.probe.v1.DesktopSettings
-	14, // 39: dockprobe.probe.v1.Host.proxies:type_name -> dockprobe.probe.v1.ProxySetting
-	42, // 40: dockprobe.probe.v1.DesktopSettings.values:type_name -> dockprobe.probe.v1.DesktopSettings.ValuesEntry
-	36, // 41: dockprobe.probe.v1.MountView.mounts:type_name -> dockprobe.probe.v1.Mount
-	28, // 42: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
-	10, // 43: dockprobe.probe.v1.Engine.clock:type_name -> dockprobe.probe.v1.ClockReading
-	29, // 44: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
-	43, // 45: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
-	44, // 46: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
-	45, // 47: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
-	13, // 48: dockprobe.probe.v1.Target.ancestry:type_name -> dockprobe.probe.v1.AncestryStep
-	32, // 49: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
-	48, // 50: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
-	34, // 51: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
-	46, // 52: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
-	39, // 53: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
-	0,  // 54: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
-	2,  // 55: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
-	1,  // 56: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
-	4,  // 57: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
-	56, // [56:58] is the sub-list for method output_type
-	54, // [54:56] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	31, // 20: dockprobe.probe.v1.Report.kubelet:type_name -> dockprobe.probe.v1.Daemon
+	28, // 21: dockprobe.probe.v1.Report.cni_networks:type_name -> dockprobe.probe.v1.Network
+	6,  // 22: dockprobe.probe.v1.Report.vm_state:type_name -> dockprobe.probe.v1.VmState
+	10, // 23: dockprobe.probe.v1.Report.probe_clock:type_name -> dockprobe.probe.v1.ClockReading
+	11, // 24: dockprobe.probe.v1.Report.engine_usage:type_name -> dockprobe.probe.v1.EngineUsage
+	7,  // 25: dockprobe.probe.v1.VmState.data_root:type_name -> dockprobe.probe.v1.Filesystem
+	8,  // 26: dockprobe.probe.v1.VmState.forwarding:type_name -> dockprobe.probe.v1.Forwarding
+	9,  // 27: dockprobe.probe.v1.VmState.memory:type_name -> dockprobe.probe.v1.Memory
+	47, // 28: dockprobe.probe.v1.ClockReading.remote:type_name -> google.protobuf.Timestamp
+	47, // 29: dockprobe.probe.v1.ClockReading.asked:type_name -> google.protobuf.Timestamp
+	47, // 30: dockprobe.probe.v1.ClockReading.answered:type_name -> google.protobuf.Timestamp
+	12, // 31: dockprobe.probe.v1.EngineUsage.oom_killed:type_name -> dockprobe.probe.v1.ContainerRef
+	12, // 32: dockprobe.probe.v1.EngineUsage.share_binds:type_name -> dockprobe.probe.v1.ContainerRef
+	17, // 33: dockprobe.probe.v1.Knowledge.docker_subnet:type_name -> dockprobe.probe.v1.DockerSubnet
+	18, // 34: dockprobe.probe.v1.Knowledge.address_pools:type_name -> dockprobe.probe.v1.AddressPool
+	19, // 35: dockprobe.probe.v1.Knowledge.effective_config:type_name -> dockprobe.probe.v1.ConfigValue
+	20, // 36: dockprobe.probe.v1.Knowledge.shares:type_name -> dockprobe.probe.v1.SharePath
+	33, // 37: dockprobe.probe.v1.Host.interfaces:type_name -> dockprobe.probe.v1.Interface
+	35, // 38: dockprobe.probe.v1.Host.routes:type_name -> dockprobe.probe.v1.Route
+	40, // 39: dockprobe.probe.v1.Host.errors:type_name -> dockprobe.probe.v1.SectionError
+	22, // 40: dockprobe.probe.v1.Host.desktop_settings:type_name -> dockprobe.probe.v1.DesktopSettings
+	14, // 41: dockprobe.probe.v1.Host.proxies:type_name -> dockprobe.probe.v1.ProxySetting
+	42, // 42: dockprobe.probe.v1.DesktopSettings.values:type_name -> dockprobe.probe.v1.DesktopSettings.ValuesEntry
+	36, // 43: dockprobe.probe.v1.MountView.mounts:type_name -> dockprobe.probe.v1.Mount
+	28, // 44: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
+	10, // 45: dockprobe.probe.v1.Engine.clock:type_name -> dockprobe.probe.v1.ClockReading
+	29, // 46: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
+	43, // 47: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
+	44, // 48: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
+	45, // 49: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
+	13, // 50: dockprobe.probe.v1.Target.ancestry:type_name -> dockprobe.probe.v1.AncestryStep
+	32, // 51: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
+	48, // 52: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
+	34, // 53: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
+	46, // 54: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
+	39, // 55: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
+	0,  // 56: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
+	2,  // 57: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
+	1,  // 58: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
+	4,  // 59: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
+	58, // [58:60] is the sub-list for method output_type
+	56, // [56:58] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_probe_v1_probe_proto_init() }
