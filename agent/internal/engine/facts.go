@@ -12,10 +12,12 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
 	"github.com/dockprobe/dockprobe/agent/internal/launcher"
@@ -75,23 +77,54 @@ func Facts(ctx context.Context, api API, ep endpoint.Endpoint) (*probev1.Engine,
 // readInfo reads the part of /info the report keeps. Decoding only these
 // fields also keeps old engines readable when the client's full type
 // rejects some other field (moby/moby#52728).
+// infoFacts is what readInfo decodes: the shared facts and the engine's
+// clock, bracketed by the agent's (asked, answered: not part of /info).
+type infoFacts struct {
+	launcher.Info
+	SystemTime      string
+	asked, answered time.Time
+}
+
+// Now is the agent's clock; tests replace it.
+var Now = time.Now
+
 func readInfo(ctx context.Context, api API) (launcher.Info, error) {
+	asked := Now()
 	res, err := api.Info(ctx, client.InfoOptions{})
 	if err == nil {
 		i := res.Info
-		return launcher.Info{
-			ID: i.ID, Name: i.Name, ServerVersion: i.ServerVersion,
-			OperatingSystem: i.OperatingSystem, OSType: i.OSType, Architecture: i.Architecture,
-			KernelVersion: i.KernelVersion, DockerRootDir: i.DockerRootDir,
-			CgroupDriver: i.CgroupDriver, DefaultRuntime: i.DefaultRuntime,
-			SecurityOptions: i.SecurityOptions,
-		}, nil
+		return engineClock(infoFacts{
+			Info: launcher.Info{
+				ID: i.ID, Name: i.Name, ServerVersion: i.ServerVersion,
+				OperatingSystem: i.OperatingSystem, OSType: i.OSType, Architecture: i.Architecture,
+				KernelVersion: i.KernelVersion, DockerRootDir: i.DockerRootDir,
+				CgroupDriver: i.CgroupDriver, DefaultRuntime: i.DefaultRuntime,
+				SecurityOptions: i.SecurityOptions,
+				HTTPProxy:       i.HTTPProxy, HTTPSProxy: i.HTTPSProxy, NoProxy: i.NoProxy,
+			},
+			SystemTime: i.SystemTime, asked: asked, answered: Now(),
+		}), nil
 	}
-	var facts launcher.Info
+	var facts infoFacts
 	if lenient(ctx, api, err, "/info", &facts) {
-		return facts, nil
+		facts.asked, facts.answered = asked, Now()
+		return engineClock(facts), nil
 	}
 	return launcher.Info{}, err
+}
+
+// engineClock is info with the engine's SystemTime bracketed by the
+// agent's clock.
+func engineClock(info infoFacts) launcher.Info {
+	c := &probev1.ClockReading{Raw: info.SystemTime, Asked: timestamppb.New(info.asked), Answered: timestamppb.New(info.answered)}
+	info.Info.Clock = c
+	t, err := time.Parse(time.RFC3339Nano, info.SystemTime)
+	if err != nil {
+		c.Error = fmt.Sprintf("the engine's SystemTime %q is not RFC 3339", info.SystemTime)
+		return info.Info
+	}
+	c.Remote = timestamppb.New(t)
+	return info.Info
 }
 
 // lenientNetwork is network.Summary with the addresses as plain strings:

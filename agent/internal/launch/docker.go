@@ -164,6 +164,11 @@ func (d *Docker) Answers(ctx context.Context) []launcher.Answer {
 	}
 }
 
+// Usage implements launcher.Launcher (engine.Usage).
+func (d *Docker) Usage(ctx context.Context) *probev1.EngineUsage {
+	return engine.Usage(ctx, d.c, engine.DFDeadline)
+}
+
 // Close implements launcher.Launcher: a watchdog spawned for a Start that
 // never came exits without touching the engine.
 func (d *Docker) Close() error {

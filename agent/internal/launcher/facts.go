@@ -35,6 +35,13 @@ type Info struct {
 	CgroupDriver    string
 	DefaultRuntime  string
 	SecurityOptions []string
+	// The proxies the engine uses for pulls (its environment).
+	HTTPProxy  string `json:"HttpProxy"`
+	HTTPSProxy string `json:"HttpsProxy"`
+	NoProxy    string
+	// Clock is the engine's clock read beside the query; nil when the
+	// runtime cannot tell.
+	Clock *probev1.ClockReading `json:"-"`
 }
 
 // Sources are one runtime's queries for Facts; each may fail on its own.
@@ -87,6 +94,8 @@ func Facts(ctx context.Context, base *probev1.Engine, src Sources) (*probev1.Eng
 		e.DockerRootDir = info.DockerRootDir
 		e.CgroupDriver = info.CgroupDriver
 		e.SecurityOptions = info.SecurityOptions
+		e.HttpProxy, e.HttpsProxy, e.NoProxy = info.HTTPProxy, info.HTTPSProxy, info.NoProxy
+		e.Clock = info.Clock
 		if info.DefaultRuntime != "" {
 			e.DefaultRuntime = info.DefaultRuntime
 		}
