@@ -1,0 +1,507 @@
+//go:build linux
+
+package windows
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// probeOK runs `probe -o json` under Wine and checks that it reached the
+// suite's engine: the daemon pid in the report is lkenv's dockerd.
+func probeOK(t *testing.T, env []string, args ...string) map[string]any {
+	t.Helper()
+	r := win(t, env, append([]string{"probe", "-o", "json"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("agent.exe probe -o json %v exited %d after %s\nstderr: %s", args, r.code, r.took, r.stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	pid := fmt.Sprint(dig(doc, "daemon", "pid"))
+	if pid != lkEnv["LK_DOCKERD_PID"] {
+		t.Fatalf("report's daemon.pid = %s, want the suite's dockerd %s: the agent reached another engine", pid, lkEnv["LK_DOCKERD_PID"])
+	}
+	if os := dig(doc, "host", "os"); os != "windows" {
+		t.Fatalf("host.os = %v, want windows", os)
+	}
+	t.Logf("probe %v: %s", args, r.took.Round(time.Millisecond))
+	return doc
+}
+
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// Requirement 2: the default a Windows user has, nothing set at all.
+func TestNamedPipeDefault(t *testing.T) {
+	probeOK(t, nil)
+
+	r := win(t, nil, "doctor")
+	if r.code != 0 && r.code != 20 {
+		t.Fatalf("doctor exited %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "net.docker-subnet") {
+		t.Fatalf("doctor's text names no net.docker-subnet check:\n%s", r.stdout)
+	}
+
+	// A Windows path for the bundle: Z:\ is Wine's view of /.
+	zipPath := filepath.Join(t.TempDir(), "case.zip")
+	r = win(t, nil, "bundle", "-o", `Z:`+strings.ReplaceAll(zipPath, "/", `\`))
+	if r.code != 0 {
+		t.Fatalf("bundle exited %d: %s", r.code, r.stderr)
+	}
+	z, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatalf("bundle is not a zip: %v", err)
+	}
+	defer z.Close()
+	if len(z.File) < 3 {
+		t.Fatalf("bundle holds only %d files", len(z.File))
+	}
+	requireNoProbes(t, 10*time.Second, "after probe, doctor, bundle")
+}
+
+// writeContext creates a docker CLI context in the prefix's
+// %USERPROFILE%\.docker, laid out as `docker context create` does.
+func writeContext(t *testing.T, name string, endpoint map[string]any) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(name))
+	dir := filepath.Join(userDir, ".docker", "contexts", "meta", hex.EncodeToString(sum[:]))
+	meta := map[string]any{"Name": name, "Metadata": map[string]any{"Description": "e2e/windows"},
+		"Endpoints": map[string]any{"docker": endpoint}}
+	b, _ := json.Marshal(meta)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "meta.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+}
+
+// Requirement 2: --context, DOCKER_CONTEXT and config.json's currentContext,
+// each naming a context whose pipe is not the default one (a second relay),
+// so reaching the engine proves the context was read.
+func TestContexts(t *testing.T) {
+	stop, err := startPipeRelay(`\\.\pipe\dockprobe_ctx`, "-to", engineTCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	writeContext(t, "wine-ctx", map[string]any{"Host": "npipe:////./pipe/dockprobe_ctx", "SkipTLSVerify": false})
+	writeContext(t, "wine-nowhere", map[string]any{"Host": "npipe:////./pipe/dockprobe_nowhere", "SkipTLSVerify": false})
+
+	t.Run("--context", func(t *testing.T) { probeOK(t, nil, "--context", "wine-ctx") })
+	t.Run("DOCKER_CONTEXT", func(t *testing.T) { probeOK(t, []string{"DOCKER_CONTEXT=wine-ctx"}) })
+	t.Run("config.json currentContext", func(t *testing.T) {
+		cfg := filepath.Join(userDir, ".docker", "config.json")
+		if err := os.WriteFile(cfg, []byte(`{"currentContext":"wine-ctx"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(cfg)
+		probeOK(t, nil)
+	})
+	// The context really decides: one naming a pipe nobody serves fails.
+	t.Run("a context's pipe is used", func(t *testing.T) {
+		r := win(t, nil, "--context", "wine-nowhere", "probe", "-o", "json")
+		if r.code != 3 || !strings.Contains(r.stderr, "dockprobe_nowhere") {
+			t.Fatalf("exit %d, stderr %q; want 3 naming the context's pipe", r.code, r.stderr)
+		}
+	})
+	t.Run("unknown context", func(t *testing.T) {
+		r := win(t, nil, "--context", "no-such-ctx", "probe")
+		if r.code != 2 || oneLine(r.stderr) == "" {
+			t.Fatalf("exit %d, stderr %q; want 2 and one line", r.code, r.stderr)
+		}
+	})
+}
+
+// Requirement 2: DOCKER_HOST=tcp:// with DOCKER_TLS_VERIFY and a
+// DOCKER_CERT_PATH given as a Windows path; the server demands a client
+// certificate signed by the test's CA.
+func TestTLS(t *testing.T) {
+	certDir := filepath.Join(userDir, ".docker", "e2e-tls")
+	addr := startTLSEngine(t, certDir)
+	certWin := userWin + `\.docker\e2e-tls`
+	host := "DOCKER_HOST=tcp://" + addr
+
+	t.Run("verified", func(t *testing.T) {
+		probeOK(t, []string{host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certWin})
+	})
+	t.Run("no TLS asked: one line says the server speaks TLS", func(t *testing.T) {
+		r := win(t, []string{host}, "probe")
+		if r.code != 3 || !strings.Contains(r.stderr, "DOCKER_TLS_VERIFY") || oneLine(r.stderr) == "" {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	t.Run("wrong CA: one line says the certificate is not trusted", func(t *testing.T) {
+		other := filepath.Join(userDir, ".docker", "e2e-tls-other")
+		writeCerts(t, other, newCA(t))
+		defer os.RemoveAll(other)
+		r := win(t, []string{host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + userWin + `\.docker\e2e-tls-other`}, "probe")
+		if r.code != 3 || !strings.Contains(r.stderr, "not trusted") || oneLine(r.stderr) == "" {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+}
+
+// oneLine returns s's only line, or "" when s is not exactly one line.
+func oneLine(s string) string {
+	s = strings.TrimRight(s, "\r\n")
+	if s == "" || strings.ContainsAny(s, "\r\n") {
+		return ""
+	}
+	return s
+}
+
+// Requirement 3: the Windows agent's JSON has the Linux agent's structure
+// for the same engine (host aside), is UTF-8 without a BOM, and has no
+// object with two keys that differ only in case, which PowerShell's
+// ConvertFrom-Json refuses (checked everywhere, daemon.json content too:
+// this suite's daemon.json has such a pair).
+func TestJSONAsPowerShellReadsIt(t *testing.T) {
+	w := win(t, nil, "probe", "-o", "json")
+	l := linux(t, "probe", "-o", "json")
+	if w.code != 0 || l.code != 0 {
+		t.Fatalf("exit windows %d linux %d\n%s\n%s", w.code, l.code, w.stderr, l.stderr)
+	}
+	for name, out := range map[string]string{"windows": w.stdout, "linux": l.stdout} {
+		if strings.HasPrefix(out, "\uFEFF") {
+			t.Errorf("%s: output starts with a BOM", name)
+		}
+		if !utf8Valid(out) {
+			t.Errorf("%s: output is not UTF-8", name)
+		}
+	}
+	ws, err := structure([]byte(w.stdout))
+	if err != nil {
+		t.Fatalf("windows JSON: %v", err)
+	}
+	ls, err := structure([]byte(l.stdout))
+	if err != nil {
+		t.Fatalf("linux JSON: %v", err)
+	}
+	strip := func(paths []string) []string {
+		var out []string
+		for _, p := range paths {
+			if p != ".host" && !strings.HasPrefix(p, ".host.") && !strings.HasPrefix(p, ".host[") {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	if a, b := strings.Join(strip(ws), "\n"), strings.Join(strip(ls), "\n"); a != b {
+		t.Fatalf("structure differs (host aside):\n%s", lineDiff(strip(ls), strip(ws)))
+	}
+	var doc map[string]any
+	json.Unmarshal([]byte(w.stdout), &doc)
+	if dig(doc, "host", "os") != "windows" || dig(doc, "host", "arch") != "amd64" {
+		t.Fatalf("host = %v/%v, want windows/amd64", dig(doc, "host", "os"), dig(doc, "host", "arch"))
+	}
+	// The planted pair is in the report somewhere, just not as one object.
+	if !strings.Contains(w.stdout, "DockProbe-Case") {
+		t.Fatalf("the report lost daemon.json's features (looked for DockProbe-Case)")
+	}
+	t.Logf("%d paths compared (host aside); windows host section has %d paths", len(strip(ws)), len(ws)-len(strip(ws)))
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// structure lists a JSON document's paths in document order, each once
+// ("[]" for every element), and fails on an object whose keys collide
+// case-insensitively.
+func structure(doc []byte) ([]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	seen := map[string]bool{}
+	var paths []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			paths = append(paths, p)
+		}
+	}
+	var walk func(path string) error
+	walk = func(path string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		add(path)
+		switch tok {
+		case json.Delim('{'):
+			keys := map[string]string{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k := kt.(string)
+				if prev, ok := keys[strings.ToLower(k)]; ok {
+					return fmt.Errorf("object %s has keys %q and %q, which differ only in case: PowerShell's ConvertFrom-Json rejects the document", path, prev, k)
+				}
+				keys[strings.ToLower(k)] = k
+				if err := walk(path + "." + k); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(path + "[]"); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return nil, err
+	}
+	return paths, nil
+}
+
+func lineDiff(want, got []string) string {
+	in := func(s []string) map[string]bool {
+		m := map[string]bool{}
+		for _, x := range s {
+			m[x] = true
+		}
+		return m
+	}
+	w, g := in(want), in(got)
+	var b strings.Builder
+	for _, x := range want {
+		if !g[x] {
+			fmt.Fprintf(&b, "  only linux:   %s\n", x)
+		}
+	}
+	for _, x := range got {
+		if !w[x] {
+			fmt.Fprintf(&b, "  only windows: %s\n", x)
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("  same paths, different order\n")
+	}
+	return b.String()
+}
+
+func TestStructureCatchesCaseCollisions(t *testing.T) {
+	if _, err := structure([]byte(`{"a":{"b":[{"x":1,"X":2}]}}`)); err == nil || !strings.Contains(err.Error(), ".a.b[]") {
+		t.Fatalf("err = %v, want a collision at .a.b[]", err)
+	}
+	if _, err := structure([]byte(`{"a":{"x":1},"b":{"X":2}}`)); err != nil {
+		t.Fatalf("keys in different objects are no collision: %v", err)
+	}
+}
+
+// subnetFinding is the net.docker-subnet finding of a probe report.
+func subnetFinding(t *testing.T, doc map[string]any) map[string]any {
+	t.Helper()
+	fs, _ := doc["findings"].([]any)
+	for _, f := range fs {
+		if m, ok := f.(map[string]any); ok && m["id"] == "net.docker-subnet" {
+			return m
+		}
+	}
+	t.Fatalf("no net.docker-subnet finding in %d findings", len(fs))
+	return nil
+}
+
+// Requirement 4: Docker Desktop's settings under %APPDATA%\Docker (the
+// current settings-store.json and the older settings.json) are read, and a
+// moved subnet changes the subnet finding.
+func TestDesktopSettings(t *testing.T) {
+	dir := filepath.Join(appDataDir, "Docker")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	base := subnetFinding(t, probeOK(t, nil))
+	if base["severity"] == "warning" {
+		t.Fatalf("without settings the subnet finding is already a warning: %v", base)
+	}
+	for _, name := range []string{"settings-store.json", "settings.json"} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(dir, name)
+			if err := os.WriteFile(file, []byte(`{"AutoStart":false,"VpnKitCIDR":"10.123.0.0/24","KubernetesEnabled":false}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(file)
+			doc := probeOK(t, nil)
+			f := subnetFinding(t, doc)
+			if f["severity"] != "warning" || !strings.Contains(fmt.Sprint(f["summary"]), "10.123.0.0/24") {
+				t.Fatalf("subnet finding with %s = %v, want a warning naming 10.123.0.0/24", name, f)
+			}
+			path := fmt.Sprint(dig(doc, "host", "desktopSettings", "path"))
+			if !strings.HasSuffix(path, `\Docker\`+name) || !strings.HasPrefix(strings.ToLower(path), strings.ToLower(userWin)) {
+				t.Fatalf("host.desktopSettings.path = %q, want %%APPDATA%%\\Docker\\%s", path, name)
+			}
+		})
+	}
+}
+
+// Requirement 5: kill -9 of the Wine process running the agent, at
+// moments from 10 ms to 2 s after its start (Wine itself needs about half
+// a second to start the exe): the detached watchdog removes the probe, so
+// none is left 10 s later. The first run also has to load the image.
+func TestKilledLeavesNoProbe(t *testing.T) {
+	tag := imageTag(t)
+	exec.Command("docker", "-H", lkEnv["DOCKER_HOST"], "rmi", "-f", "dockprobe/probe:"+tag).Run()
+	for _, d := range []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond, time.Second, 1500 * time.Millisecond, 2 * time.Second} {
+		cmd := exec.Command("wine", agentExe, "probe", "-o", "json")
+		cmd.Env = append([]string{}, wineEnv...)
+		out, _ := os.Create(filepath.Join(t.TempDir(), "out"))
+		cmd.Stdout, cmd.Stderr = out, out // files, not pipes: nothing waits on the watchdog's handles
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(d)
+		cmd.Process.Kill()
+		err := cmd.Wait()
+		out.Close()
+		t.Logf("killed at %s: %v; probes right after: %v", d, err, probeContainers(t))
+		requireNoProbes(t, 10*time.Second, fmt.Sprintf("kill -9 at %s", d))
+	}
+}
+
+func imageTag(t *testing.T) string {
+	out, _ := exec.Command("docker", "-H", lkEnv["DOCKER_HOST"], "images", "dockprobe/probe", "--format", "{{.Tag}}").Output()
+	if tags := strings.Fields(string(out)); len(tags) > 0 {
+		return tags[0]
+	}
+	return "none"
+}
+
+// inConsole runs a Windows command line under a pty (script(1)), where
+// Wine gives it a real console, and returns what the pty showed.
+func inConsole(t *testing.T, env []string, cmdline string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "script", "-qfec", cmdline, "/dev/null")
+	cmd.Env = append(append([]string{"TERM=xterm"}, wineEnv...), env...)
+	cmd.WaitDelay = 5 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Logf("%s: %v", cmdline, err)
+	}
+	return out.String()
+}
+
+func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// Requirement 5: Ctrl-C in the console. wincon.exe starts the agent in its
+// console and sends CTRL_C_EVENT to the console (as the key does) after a
+// delay; Wine delivers it only when there is a console, i.e. under a pty.
+// The agent must exit 130 (interrupted) and leave no probe.
+func TestConsoleCtrlC(t *testing.T) {
+	for _, d := range []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond, time.Second} {
+		resFile := filepath.Join(t.TempDir(), "result")
+		cmdline := strings.Join([]string{"wine", shq(filepath.Join(wineBin, "wincon.exe")), "ctrlc", "-after", d.String(),
+			"-result", shq("Z:" + resFile), "--", shq(agentExe), "probe", "-o", "json"}, " ")
+		shown := inConsole(t, nil, cmdline)
+		res, err := os.ReadFile(resFile)
+		if err != nil {
+			t.Fatalf("Ctrl-C at %s: wincon wrote no result: %v\n%s", d, err, shown)
+		}
+		fields := map[string]string{}
+		for _, f := range strings.Fields(string(res)) {
+			k, v, _ := strings.Cut(f, "=")
+			fields[k] = v
+		}
+		if fields["event"] != "sent" {
+			t.Fatalf("Ctrl-C at %s: GenerateConsoleCtrlEvent failed: %s", d, res)
+		}
+		code, _ := strconv.Atoi(fields["exit"])
+		t.Logf("Ctrl-C at %s: exit %d", d, code)
+		// Exit 0 means the report was done before the event came.
+		if code != 130 && code != 0 {
+			t.Errorf("Ctrl-C at %s: exit %d, want 130 (interrupted)\n%s", d, code, shown)
+		}
+		requireNoProbes(t, 10*time.Second, fmt.Sprintf("Ctrl-C at %s", d))
+	}
+}
+
+// Requirement 6: pipe failures are one line with what to do.
+func TestPipeErrors(t *testing.T) {
+	t.Run("no pipe", func(t *testing.T) {
+		r := win(t, []string{`DOCKER_HOST=npipe:////./pipe/dockprobe_absent`}, "probe")
+		if r.code != 3 || !strings.Contains(r.stderr, "start Docker Desktop") || oneLine(r.stderr) == "" {
+			t.Fatalf("exit %d, stderr %q; want 3 and one line saying start Docker Desktop", r.code, r.stderr)
+		}
+	})
+	t.Run("access denied", func(t *testing.T) {
+		stop, err := startPipeRelay(`\\.\pipe\dockprobe_denied`, "-deny", "-to", engineTCP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		r := win(t, []string{`DOCKER_HOST=npipe:////./pipe/dockprobe_denied`}, "probe")
+		if r.code != 8 || !strings.Contains(r.stderr, "docker-users") || oneLine(r.stderr) == "" {
+			t.Fatalf("exit %d, stderr %q; want 8 and one line naming docker-users", r.code, r.stderr)
+		}
+	})
+	t.Run("never answers", func(t *testing.T) {
+		stop, err := startPipeRelay(`\\.\pipe\dockprobe_silent`, "-silent")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		r := win(t, []string{`DOCKER_HOST=npipe:////./pipe/dockprobe_silent`}, "probe", "--timeout", "5s")
+		if r.code != 3 && r.code != 6 || !strings.Contains(r.stderr, "timed out") || oneLine(r.stderr) == "" {
+			t.Fatalf("exit %d after %s, stderr %q; want 3 or 6 and one line saying timed out", r.code, r.took, r.stderr)
+		}
+		if r.took > 40*time.Second {
+			t.Fatalf("a silent pipe took %s to give up", r.took)
+		}
+		t.Logf("silent pipe: exit %d after %s: %s", r.code, r.took.Round(time.Millisecond), strings.TrimSpace(r.stderr))
+	})
+}
+
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// Requirement 7: colour through the console's VT mode under a pty, none
+// through a pipe, none with NO_COLOR. (Wine's console adds its own cursor
+// and erase sequences under a pty; only SGR colour sequences count.)
+func TestColour(t *testing.T) {
+	line := "wine " + shq(agentExe) + " probe"
+	if got := inConsole(t, nil, line); !sgr.MatchString(got) {
+		t.Fatalf("no colour under a pty:\n%q", got)
+	}
+	if got := inConsole(t, []string{"NO_COLOR=1"}, line); sgr.MatchString(got) {
+		t.Fatalf("colour despite NO_COLOR=1: %q", sgr.FindString(got))
+	}
+	r := win(t, nil, "probe")
+	if r.code != 0 {
+		t.Fatalf("probe exited %d: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, "\x1b") {
+		t.Fatalf("escape sequences through a pipe: %q", r.stdout)
+	}
+}
