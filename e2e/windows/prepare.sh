@@ -62,14 +62,14 @@ if [[ ! -f $stamp || $(<"$stamp") != "$want" ]]; then
 		rm -rf "$prefix"
 	fi
 	log "making the Wine prefix $prefix ($wine_version)"
-	start=$(date +%s.%N)
+	start=$(date +%s%N)
 	# No Mono or Gecko: there is no display to ask on and no network to fetch them.
 	WINEDLLOVERRIDES='mscoree,mshtml=' wineboot -i </dev/null >"$cache/wineboot.log" 2>&1 ||
 		die "wineboot -i failed (log: $cache/wineboot.log)"
 	wineserver -w </dev/null >/dev/null 2>&1 # the registry is written when the server exits
 	[[ -d $prefix/drive_c/windows/system32 ]] || die "wineboot made no drive_c/windows/system32 in $prefix (log: $cache/wineboot.log)"
 	printf '%s\n' "$want" >"$stamp"
-	log "prefix made in $(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?') s"
+	log "prefix made in $((($(date +%s%N) - start) / 1000000)) ms"
 fi
 
 # 2. The ProcessPrng shim, rebuilt when its source changes.

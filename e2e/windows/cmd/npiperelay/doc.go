@@ -2,6 +2,7 @@
 // named pipe (\\.\pipe\docker_engine by default) and copies every connection
 // to the engine's loopback TCP port, so the agent finds "Docker Desktop's
 // pipe" with no DOCKER_HOST at all. It can also serve a pipe that refuses
-// everyone (-deny) or one that accepts and never answers (-silent), for the
+// a read-write open (-inbound: ERROR_ACCESS_DENIED, as for a user outside
+// docker-users; Wine does not enforce a pipe's DACL) or one that accepts and never answers (-silent), for the
 // agent's pipe error messages. Not part of the product.
 package main

@@ -12,24 +12,38 @@ import (
 	"time"
 
 	"github.com/Microsoft/go-winio"
+	"golang.org/x/sys/windows"
 )
 
 func main() {
 	pipe := flag.String("pipe", `\\.\pipe\docker_engine`, "the pipe to serve")
 	to := flag.String("to", "", "the engine's loopback TCP address (host:port)")
-	deny := flag.Bool("deny", false, "serve a pipe whose security descriptor denies everyone")
+	inbound := flag.Bool("inbound", false, "serve a pipe clients may only write to (PIPE_ACCESS_INBOUND): a read-write open is denied")
 	silent := flag.Bool("silent", false, "accept connections and never answer")
 	flag.Parse()
-	if *to == "" && !*silent {
-		fmt.Fprintln(os.Stderr, "npiperelay: -to host:port is required (or -silent)")
+	if *to == "" && !*silent && !*inbound {
+		fmt.Fprintln(os.Stderr, "npiperelay: -to host:port is required (or -silent, -inbound)")
 		os.Exit(2)
+	}
+	if *inbound {
+		// Windows, and Wine, refuse a GENERIC_READ open of an inbound-only
+		// pipe with ERROR_ACCESS_DENIED, the error a user outside the
+		// docker-users group gets from Docker Desktop's pipe (Wine does not
+		// enforce a pipe's DACL, so -deny alone cannot produce it there).
+		name, _ := windows.UTF16PtrFromString(*pipe)
+		h, err := windows.CreateNamedPipe(name, windows.PIPE_ACCESS_INBOUND, windows.PIPE_TYPE_BYTE|windows.PIPE_WAIT, windows.PIPE_UNLIMITED_INSTANCES, 4096, 4096, 0, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "npiperelay: CreateNamedPipe:", err)
+			os.Exit(1)
+		}
+		defer windows.CloseHandle(h)
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		return
 	}
 	// As dockerd serves its pipe: message mode, so that a zero-byte
 	// message carries a half-close (CloseWrite) both ways.
 	cfg := &winio.PipeConfig{MessageMode: true, InputBufferSize: 4096, OutputBufferSize: 4096}
-	if *deny {
-		cfg.SecurityDescriptor = "D:P(D;;GA;;;WD)" // protected DACL: deny Everyone all access
-	}
 	l, err := winio.ListenPipe(*pipe, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "npiperelay: listen:", err)
@@ -39,11 +53,10 @@ func main() {
 	// go-winio keeps a first, placeholder instance of the pipe that it never
 	// connects; Wine 8 hands the first client to it, and that client hangs.
 	// Taking that instance ourselves makes every later client reach Accept.
-	// With -deny the dial is refused, which is the point of -deny.
 	timeout := 2 * time.Second
 	if c, err := winio.DialPipe(*pipe, &timeout); err == nil {
 		_ = c.Close()
-	} else if !*deny {
+	} else {
 		fmt.Fprintln(os.Stderr, "npiperelay: dialling our own pipe:", err)
 	}
 	fmt.Println("ready")

@@ -41,6 +41,7 @@ func ctrlc(args []string) int {
 	event := fs.String("event", "c", "c (CTRL_C_EVENT to the console) or break (CTRL_BREAK_EVENT to the program's group)")
 	after := fs.Duration("after", 100*time.Millisecond, "how long after the start to send the event")
 	console := fs.Bool("console", false, "allocate a console first (when started without one)")
+	stdout := fs.String("stdout", "", "send the program's stdout to this file (stderr stays on the console)")
 	result := fs.String("result", "", "also write \"event=sent|failed exit=N\" to this file")
 	_ = fs.Parse(args)
 	if fs.NArg() == 0 {
@@ -57,6 +58,15 @@ func ctrlc(args []string) int {
 
 	cmd := exec.Command(fs.Arg(0), fs.Args()[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if *stdout != "" {
+		f, err := os.Create(*stdout)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "wincon:", err)
+			return 125
+		}
+		defer f.Close()
+		cmd.Stdout = f
+	}
 	if *event == "break" {
 		cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
 	}
