@@ -5,6 +5,7 @@ package windows
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -455,7 +456,9 @@ func imageTag(t *testing.T) string {
 // Wine gives it a real console, and returns what the pty showed.
 func inConsole(t *testing.T, env []string, cmdline string) string {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), "script", "-qfec", cmdline, "/dev/null")
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "script", "-qfec", cmdline, "/dev/null")
 	cmd.Env = append(append([]string{"TERM=xterm"}, wineEnv...), env...)
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
@@ -468,20 +471,31 @@ func inConsole(t *testing.T, env []string, cmdline string) string {
 
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// statusControlCExit is what Windows gives a process that a Ctrl-C ended
-// through the default handler, i.e. before Go installed its own.
-const statusControlCExit = 0xC000013A
+// statusAccessViolation is the exit of a Go program that a Ctrl-C reached
+// while the Go runtime was still starting: under Wine 8 the runtime's
+// console handler then faults (Wine's "Unhandled page fault on read access
+// to 0000000000000030"). `wincon.exe wait`, a bare Go program with
+// signal.Notify, does the same (1 of 4 runs at 30 ms), so it is the runtime
+// under Wine, not the agent; no probe exists that early.
+const statusAccessViolation = 0xC0000005
 
 // Requirement 5: Ctrl-C in the console. wincon.exe starts the agent in its
 // console and sends CTRL_C_EVENT to the console (as the key does) after a
 // delay; Wine delivers it only when there is a console, i.e. under a pty
 // (through pipes GenerateConsoleCtrlEvent fails, and CTRL_BREAK_EVENT to a
-// process group fails under Wine 8 in both cases). The agent must exit 130
-// (interrupted) and leave no probe. Exit 0 is accepted only with a complete
-// report (the event came after the work was done), 0xC000013A only when
-// the event came before the Go runtime's handler existed.
+// process group fails under Wine 8 in both cases). After every Ctrl-C no
+// probe may be left 10 s later, and the agent must exit 130 (interrupted).
+// Two outcomes are the Go runtime's under Wine, not the agent's, and are
+// accepted but counted: exit 0 with a complete report (Wine dropped an
+// event sent while the program was still starting, or it came after the
+// work was done) and 0xC0000005 within 100 ms of the start. At least half
+// of the runs must end in 130, so that the agent's interrupt path is what
+// is tested.
 func TestConsoleCtrlC(t *testing.T) {
-	for _, d := range []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond, 700 * time.Millisecond, time.Second} {
+	delays := []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 400 * time.Millisecond,
+		500 * time.Millisecond, 600 * time.Millisecond, 700 * time.Millisecond, 850 * time.Millisecond, time.Second}
+	interrupted := 0
+	for _, d := range delays {
 		dir := t.TempDir()
 		resFile, outFile := filepath.Join(dir, "result"), filepath.Join(dir, "stdout")
 		cmdline := strings.Join([]string{"wine", shq(filepath.Join(wineBin, "wincon.exe")), "ctrlc", "-after", d.String(),
@@ -506,12 +520,16 @@ func TestConsoleCtrlC(t *testing.T) {
 		t.Logf("Ctrl-C at %s: exit %d (0x%X), complete report %v", d, code, code, complete)
 		switch {
 		case code == 130:
+			interrupted++
 		case code == 0 && complete:
-		case code == statusControlCExit && len(out) == 0:
+		case code == statusAccessViolation && d < 100*time.Millisecond:
 		default:
 			t.Errorf("Ctrl-C at %s: exit %d, complete report %v; want 130 (interrupted)\nconsole:\n%s", d, code, complete, lastLines(shown, 6))
 		}
 		requireNoProbes(t, 10*time.Second, fmt.Sprintf("Ctrl-C at %s", d))
+	}
+	if interrupted*2 < len(delays) {
+		t.Errorf("only %d of %d Ctrl-Cs ended in exit 130", interrupted, len(delays))
 	}
 }
 

@@ -22,13 +22,24 @@ func main() {
 		fmt.Println("pong")
 	case "ctrlc":
 		os.Exit(ctrlc(os.Args[2:]))
+	case "wait":
+		// A minimal Go program that waits for Ctrl-C as the agent does
+		// (signal.Notify), to tell the Go runtime's and Wine's part in an
+		// interrupt apart from the agent's.
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt)
+		select {
+		case <-sig:
+			os.Exit(130)
+		case <-time.After(5 * time.Second):
+		}
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: wincon ping | wincon ctrlc [-event c|break] [-after 100ms] [-console] [-result FILE] -- PROGRAM ARGS...")
+	fmt.Fprintln(os.Stderr, "usage: wincon ping | wincon wait | wincon ctrlc [-event c|break] [-after 100ms] [-console] [-result FILE] -- PROGRAM ARGS...")
 	os.Exit(2)
 }
 
