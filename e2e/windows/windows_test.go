@@ -440,7 +440,7 @@ func TestKilledLeavesNoProbe(t *testing.T) {
 		err := cmd.Wait()
 		out.Close()
 		t.Logf("killed at %s: %v; probes right after: %v", d, err, probeContainers(t))
-		requireNoProbes(t, 10*time.Second, fmt.Sprintf("kill -9 at %s", d))
+		noProbesLeft(t, 10*time.Second, fmt.Sprintf("kill -9 at %s", d))
 	}
 }
 
@@ -526,7 +526,7 @@ func TestConsoleCtrlC(t *testing.T) {
 		default:
 			t.Errorf("Ctrl-C at %s: exit %d, complete report %v; want 130 (interrupted)\nconsole:\n%s", d, code, complete, lastLines(shown, 6))
 		}
-		requireNoProbes(t, 10*time.Second, fmt.Sprintf("Ctrl-C at %s", d))
+		noProbesLeft(t, 10*time.Second, fmt.Sprintf("Ctrl-C at %s", d))
 	}
 	if interrupted*2 < len(delays) {
 		t.Errorf("only %d of %d Ctrl-Cs ended in exit 130", interrupted, len(delays))
