@@ -402,6 +402,23 @@ func requireNoProbes(t *testing.T, d time.Duration, what string) {
 	}
 }
 
+// noProbesAfter waits until d after ended and then reports any probe
+// container still there as a leak (an in-flight create can land on the
+// engine well after the agent has gone, so an early empty list proves
+// nothing), removing the leftovers so the next run is judged alone.
+func noProbesAfter(t *testing.T, ended time.Time, d time.Duration, what string) {
+	t.Helper()
+	time.Sleep(time.Until(ended.Add(d)))
+	left := probeContainers(t)
+	if len(left) == 0 {
+		return
+	}
+	t.Errorf("%s: probe containers still present %s later: %v", what, d, left)
+	for _, l := range left {
+		exec.Command("docker", "-H", lkEnv["DOCKER_HOST"], "rm", "-f", strings.Fields(l)[0]).Run()
+	}
+}
+
 // noProbesLeft reports a leak as an error and removes the leftovers, so
 // that the next run of a loop starts clean and is judged on its own.
 func noProbesLeft(t *testing.T, d time.Duration, what string) bool {
