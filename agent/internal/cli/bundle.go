@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -84,25 +85,49 @@ status is the probe's.`,
 
 // runBundle always writes a bundle once the flags are good; the error it
 // returns is the probe's (its exit status tells scripts what happened).
+//
+// After the probe has answered, the run's time is the bundle's own work,
+// so it is spread over the cores: every format is rendered at once
+// (report.WriteAll: the JSON once, YAML and the HTML page from it) and
+// each file is scrubbed, hashed and compressed on its renderer's
+// goroutine as it is added, while the engine's API answers are read; the
+// zip is then only assembled. The probe is hung up on after the zip is
+// written, as `agent probe` does after rendering, so that the engine's
+// teardown of the container does not compete with that work.
 func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr io.Writer) error {
 	created := time.Now().UTC()
-	var agentLog bytes.Buffer
-	logw := io.Writer(&agentLog)
+	agentLog := &lockedBuffer{}
+	logw := io.Writer(agentLog)
 	if g.debug {
-		logw = io.MultiWriter(&agentLog, stderr)
+		logw = io.MultiWriter(agentLog, stderr)
 	}
-	fmt.Fprintf(&agentLog, "agent %s bundle started %s\n", version.Version, created.Format(time.RFC3339))
+	fmt.Fprintf(agentLog, "agent %s bundle started %s\n", version.Version, created.Format(time.RFC3339))
 	o.probe.progress = newProgress(stderr)
 
+	t0 := time.Now()
+	mark := func(what string) {
+		fmt.Fprintf(logw, "agent: %6.1fms bundle: %s\n", float64(time.Since(t0).Microseconds())/1000, what)
+	}
+	// This machine's side of the report does not depend on the engine.
+	hostc := make(chan *probev1.Host, 1)
+	go func() { hostc <- collectHost() }()
 	scrub := o.probe.output.scrubber()
 	b := bundle.New(scrub)
-	rep, runErr := bundleGather(ctx, g, &o.probe, b, logw)
+	rep, answers, runErr := bundleGather(ctx, g, &o.probe, logw)
+	defer func() {
+		if o.probe.hangUp != nil {
+			o.probe.hangUp()
+		} else if o.probe.wd != nil {
+			o.probe.wd.finish()
+		}
+	}()
+	mark("gathered")
 	o.probe.progress.Done()
 	if runErr != nil && interrupted(ctx) {
 		return runErr // no bundle from a run the user stopped
 	}
 	if runErr != nil {
-		fmt.Fprintf(&agentLog, "error: %v\n", runErr)
+		fmt.Fprintf(agentLog, "error: %v\n", runErr)
 	}
 	if rep == nil {
 		rep = &probev1.Report{SchemaVersion: probev1.SchemaVersion,
@@ -111,22 +136,36 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	if runErr != nil && len(rep.GetErrors()) == 0 {
 		rep.Errors = append(rep.Errors, &probev1.SectionError{Section: "probe", Message: runErr.Error(), Code: "Unavailable"})
 	}
+	rep.Host = <-hostc
 	analyze(rep)
 	clean := scrub.Report(rep)
-	for _, f := range []struct{ name, format string }{
-		{"report.json", "json"}, {"report.txt", "text"}, {"report.html", "html"}, {"report.yaml", "yaml"},
-	} {
-		var buf bytes.Buffer
-		if err := report.Write(&buf, clean, report.Options{Format: f.format}); err != nil {
-			return err
+	mark("analyzed and scrubbed")
+	// The renderings and the raw files hold only what the scrubbed report
+	// holds (no new identities for the anonymizer), so they are added
+	// concurrently.
+	var wg sync.WaitGroup
+	wg.Go(func() { b.Add("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema()) })
+	wg.Go(func() { b.AddRaw(clean) })
+	err := report.WriteAll(clean, func(format string, data []byte) error {
+		ext := format
+		if format == "text" {
+			ext = "txt"
 		}
-		b.Add(f.name, "agent probe -o "+f.format, buf.Bytes())
+		b.Add("report."+ext, "agent probe -o "+format, data)
+		return nil
+	})
+	wg.Wait()
+	if err != nil {
+		return err
 	}
-	b.Add("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema())
-	b.AddRaw(clean)
-	fmt.Fprintf(&agentLog, "bundle written %s\n", time.Now().UTC().Format(time.RFC3339))
+	mark("rendered")
+	// Added one after the other: with --anonymize, these may hold
+	// identities the report does not, and their pseudonyms' numbers
+	// follow the order they are seen in.
+	answers(b)
+	mark("engine answers added")
+	fmt.Fprintf(agentLog, "bundle written %s\n", time.Now().UTC().Format(time.RFC3339))
 	b.Add("agent.log", "the agent's own log (progress, the probe's stderr)", agentLog.Bytes())
-
 	collected := created
 	if ts := rep.GetCollectedAt(); ts != nil {
 		collected = ts.AsTime().UTC()
@@ -152,6 +191,7 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	if err := writeZip(o.file, b, m, bundleReadme(m, clean), collected); err != nil {
 		return err
 	}
+	mark("zip written")
 	if scrub.Anon != nil {
 		if err := writeMapping(o.probe.output.mappingFile, scrub.Anon); err != nil {
 			return err
@@ -166,49 +206,106 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	return runErr
 }
 
-// bundleGather runs the probe like `agent probe` does and also keeps the
-// engine's own API answers.
-func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, b *bundle.Builder, logw io.Writer) (*probev1.Report, error) {
+// bundleGather runs the probe like `agent probe` does, leaving a
+// successful session open (o.hangUp), and reads the engine's own API
+// answers once the probe has answered, while the caller renders:
+// answers waits for them and adds them to b.
+func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, logw io.Writer) (*probev1.Report, func(*bundle.Builder), error) {
+	none := func(*bundle.Builder) {}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
+	// The watchdog (a second process) starts while the endpoint is read
+	// and the engine pinged, as in runProbe.
+	o.wd = startWatchdog(g, o.timeout, logw)
 	ep, err := g.endpointWarned(logw)
 	if err != nil {
-		return nil, err
+		cancel()
+		return nil, none, err
 	}
 	o.progress.Step("connect")
 	c, err := engine.New(ctx, ep)
 	if err != nil {
-		return nil, err
+		cancel()
+		return nil, none, err
 	}
-	defer c.Close()
-	engineAnswers(ctx, c, b)
 	// The log gets everything --debug would show.
 	dg := *g
 	dg.debug = true
 	o.progress.Step("probe")
-	return gather(ctx, c, ep, &dg, o, logw)
+	o.keepOpen = true
+	rep, err := gather(ctx, c, ep, &dg, o, logw)
+	got := make(chan []engineAnswer, 1)
+	go func() {
+		defer cancel()
+		defer c.Close()
+		t0 := time.Now()
+		got <- readEngineAnswers(ctx, c)
+		fmt.Fprintf(logw, "agent: engine answers took %s (while rendering)\n", time.Since(t0).Round(10*time.Microsecond))
+	}()
+	return rep, func(b *bundle.Builder) {
+		for _, a := range <-got {
+			a.add(b)
+		}
+	}, err
 }
 
-// engineAnswers adds the engine's API answers as the API gave them.
-func engineAnswers(ctx context.Context, c *client.Client, b *bundle.Builder) {
-	add := func(name, producer string, v any, err error) {
-		if err != nil {
-			b.Add(name+".error.txt", producer, []byte(err.Error()+"\n"))
+// engineAnswer is one of the engine's API answers as the API gave it.
+type engineAnswer struct {
+	name, producer string
+	v              any
+	err            error
+}
+
+func (a engineAnswer) add(b *bundle.Builder) {
+	if a.err == nil {
+		j, err := json.MarshalIndent(a.v, "", "  ")
+		if err == nil {
+			b.Add(a.name+".json", a.producer, append(j, '\n'))
 			return
 		}
-		j, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			b.Add(name+".error.txt", producer, []byte(err.Error()+"\n"))
-			return
-		}
-		b.Add(name+".json", producer, append(j, '\n'))
+		a.err = err
 	}
-	ver, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
-	add("engine/version", "engine API GET /version", ver, err)
-	info, err := c.Info(ctx, client.InfoOptions{})
-	add("engine/info", "engine API GET /info", info.Info, err)
-	nets, err := c.NetworkList(ctx, client.NetworkListOptions{})
-	add("engine/networks", "engine API GET /networks", nets.Items, err)
+	b.Add(a.name+".error.txt", a.producer, []byte(a.err.Error()+"\n"))
+}
+
+// readEngineAnswers asks /version, /info and /networks at once.
+func readEngineAnswers(ctx context.Context, c *client.Client) []engineAnswer {
+	a := []engineAnswer{
+		{name: "engine/version", producer: "engine API GET /version"},
+		{name: "engine/info", producer: "engine API GET /info"},
+		{name: "engine/networks", producer: "engine API GET /networks"},
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { a[0].v, a[0].err = c.ServerVersion(ctx, client.ServerVersionOptions{}) })
+	wg.Go(func() {
+		info, err := c.Info(ctx, client.InfoOptions{})
+		a[1].v, a[1].err = info.Info, err
+	})
+	wg.Go(func() {
+		nets, err := c.NetworkList(ctx, client.NetworkListOptions{})
+		a[2].v, a[2].err = nets.Items, err
+	})
+	wg.Wait()
+	return a
+}
+
+// lockedBuffer is the agent's log: the probe's stderr may still be
+// written to it while the bundle is assembled.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// Bytes is a copy of what was written so far.
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.buf.Bytes())
 }
 
 func writeZip(file string, b *bundle.Builder, m bundle.Manifest, readme string, modTime time.Time) error {

@@ -3,10 +3,12 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"text/template"
 
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -43,6 +45,46 @@ func Write(w io.Writer, r *probev1.Report, opts Options) error {
 		return HTML(w, r)
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", opts.Format, strings.Join(Formats, ", "))
+}
+
+// WriteAll renders r in every format of Formats at once, each on its own
+// goroutine, and hands each rendering to put as soon as it is done (put is
+// called concurrently). Nothing is rendered twice: the JSON document is
+// marshalled once, and YAML is converted from it and the HTML page embeds
+// it, where Write would marshal it again for each. Text is uncoloured.
+// It returns once every rendering has ended, with their errors joined.
+func WriteAll(r *probev1.Report, put func(format string, data []byte) error) error {
+	js, err := MarshalJSON(r)
+	if err != nil {
+		return err
+	}
+	render := map[string]func() ([]byte, error){
+		"json": func() ([]byte, error) { return js, nil },
+		"yaml": func() ([]byte, error) { return JSONToYAML(js) },
+		"text": func() ([]byte, error) {
+			var buf bytes.Buffer
+			err := Text(&buf, r, TextOptions{})
+			return buf.Bytes(), err
+		},
+		"html": func() ([]byte, error) {
+			var buf bytes.Buffer
+			err := htmlWith(&buf, r, js)
+			return buf.Bytes(), err
+		},
+	}
+	errs := make([]error, len(Formats))
+	var wg sync.WaitGroup
+	for i, f := range Formats {
+		wg.Go(func() {
+			data, err := render[f]()
+			if err == nil {
+				err = put(f, data)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Document is the report as the JSON contract shapes it: maps with
