@@ -144,7 +144,9 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	// holds (no new identities for the anonymizer), so they are added
 	// concurrently.
 	var wg sync.WaitGroup
-	wg.Go(func() { b.Add("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema()) })
+	wg.Go(func() {
+		b.Add("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema())
+	})
 	wg.Go(func() { b.AddRaw(clean) })
 	err := report.WriteAll(clean, func(format string, data []byte) error {
 		ext := format

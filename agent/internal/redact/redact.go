@@ -106,7 +106,7 @@ var rules = []rule{
 	{"jwt", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`), nil, contains("eyJ"), nil},
 	{"aws-access-key", regexp.MustCompile(`\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b`), nil, contains("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA"), nil},
 	{"gcp-api-key", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`), nil, contains("AIza"), nil},
-	{"github-token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b`), nil, contains("gh"), nil},
+	{"github-token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b`), nil, contains("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), nil},
 	{"slack-token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}\b`), nil, contains("xox"), nil},
 	{"private-key-hex", regexp.MustCompile(`\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,}\b`), nil, contains("k_live_", "k_test_"), nil},
 	// key=value and key: value, quoted or not, in any text (argv, labels,
