@@ -232,14 +232,16 @@ func runProbeContainer(ctx context.Context, c *client.Client, startFacts func(),
 	// Handshake and Collect go out together: the probe has usually
 	// collected by now (--prefetch), so waiting for the handshake's
 	// answer before asking would cost a round trip. The report counts
-	// only when the handshake succeeds.
-	facts := waitFacts()
+	// only when the handshake succeeds. Only Collect waits for the
+	// engine's facts (its hint): on a busy engine they can still be on
+	// their way when the start returns.
 	type collected struct {
 		rep *probev1.Report
 		err error
 	}
 	collectc := make(chan collected, 1)
 	go func() {
+		facts := waitFacts()
 		rep, err := s.Collect(ctx, &probev1.CollectRequest{
 			Hint: &probev1.TargetHint{
 				DockerRootDir:   facts.GetDockerRootDir(),
