@@ -323,7 +323,7 @@ func (b *bench) quiet(ctx context.Context) {
 		// io.dockprobe.probe is launch.LabelProbe (agent/internal, not
 		// importable from here).
 		out, err := b.docker(ctx, "ps", "-aq", "--filter", "label=io.dockprobe.probe")
-		if err == nil && out == "" && !watchdogRunning() {
+		if err == nil && out == "" && !watchdogRunning(b.o.agent) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -331,15 +331,18 @@ func (b *bench) quiet(ctx context.Context) {
 	b.logf("the engine did not become quiet within 15 s; measuring anyway")
 }
 
-// watchdogRunning reports whether any `agent __reap` process runs.
-func watchdogRunning() bool {
+// watchdogRunning reports whether a watchdog (`agent __reap`) of the
+// measured agent binary runs: other agents' watchdogs on a shared machine
+// are not ours to wait for (they would hold every run for the 15 s).
+func watchdogRunning(agent string) bool {
+	prefix := []byte(agent + "\x00")
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
 		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err == nil && bytes.Contains(cmdline, []byte("\x00__reap\x00")) {
+		if err == nil && bytes.HasPrefix(cmdline, prefix) && bytes.Contains(cmdline, []byte("\x00__reap\x00")) {
 			return true
 		}
 	}
