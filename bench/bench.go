@@ -67,7 +67,7 @@ func Run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.state, "state", envOr("LK_STATE", "/var/lib/dp-bench"), "LK_STATE prefix for the engines (default from $LK_STATE)")
 	fs.StringVar(&o.curBin, "current-bin", "", "today's engine's binaries (the directory e2e/tools/install-engine.sh prints)")
 	fs.StringVar(&o.engines, "engines", "deb,cur", "which engines to measure: deb (the system's Docker 20.10), cur (today's, needs -current-bin)")
-	fs.IntVar(&o.pairs, "pairs", 12, "rounds of alternating (a)/(b)/(e)/(f)/(g)")
+	fs.IntVar(&o.pairs, "pairs", 16, "rounds of alternating (a)/(b)/(e)/(f)/(g)")
 	fs.IntVar(&o.cold, "cold", 6, "alternating (c)/(a) pairs (image absent vs present)")
 	fs.IntVar(&o.watchN, "watch", 4, "rounds of watch changes (8 changes per round)")
 	fs.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for the watching probe's CPU")

@@ -105,9 +105,12 @@ func (b *Builder) Add(name, producer string, data []byte) {
 	b.mu.Unlock()
 }
 
-// deflaters are reused: each holds several hundred kB of tables.
+// deflaters are reused: each holds several hundred kB of tables. The
+// fastest level: a bundle holds ~0.5 MB of text, and the default level
+// cost 3x the CPU (~5 ms, on the bundle's critical path) for a zip ~20%
+// smaller.
 var deflaters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.DefaultCompression)
+	w, _ := flate.NewWriter(nil, flate.BestSpeed)
 	return w
 }}
 
