@@ -14,7 +14,7 @@ PROBE_ARCHES := amd64 arm64
 CROSS     := windows/amd64 windows/arm64 darwin/amd64 darwin/arm64 linux/amd64 linux/arm64
 GOFILES   := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
-.PHONY: help build probe agent cross image proto proto-check check vet fmt-check test unit e2e fuzz bench clean
+.PHONY: help build probe agent cross image proto proto-check check vet deploy fmt-check test unit e2e e2e-k8s fuzz bench clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,7 +54,7 @@ $(TOOLS)/protoc-gen-go-grpc:
 
 PROTOC_GEN = PATH=$(TOOLS):$$PATH protoc -I proto \
 	  --go_out=paths=source_relative:$(1) --go-grpc_out=paths=source_relative:$(1) \
-	  proto/probe/v1/probe.proto proto/probe/v1/watch.proto
+	  proto/probe/v1/probe.proto proto/probe/v1/watch.proto proto/probe/v1/cluster.proto
 
 proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate the gRPC code from proto/ (needs protoc)
 	$(call PROTOC_GEN,proto)
@@ -71,16 +71,29 @@ vet: probe ## go vet for linux, windows and darwin
 	GOOS=windows $(GO) vet ./agent/... ./proto/... ./internal/...
 	GOOS=darwin $(GO) vet ./agent/... ./proto/... ./internal/...
 
+deploy: ## regenerate deploy/kubernetes from the code that builds the pod and the roles (agent/internal/kube)
+	$(GO) test -count=1 -run '^TestDeployManifests$$' ./agent/internal/kube -update
+
 fmt-check: ## fail on unformatted Go files
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 
 unit: probe ## unit tests (root-only ones run when root)
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
-e2e: agent ## end-to-end tests against a real LinuxKit-shaped engine (needs root, docker.io, containerd)
-	DOCKPROBE_E2E=1 $(GO) test -count=1 -v -timeout 20m ./e2e/...
+# Two engines (Debian's Docker 20.10 and today's, DOCKPROBE_ENGINE_BIN or
+# e2e/tools/install-engine.sh): every Docker test runs once on each.
+e2e: agent ## end-to-end tests on two real LinuxKit-shaped engines (needs root, docker.io, containerd)
+	DOCKPROBE_E2E=1 $(GO) test -count=1 -v -timeout 50m $$($(GO) list ./e2e/... | grep -v /e2e/k8s)
 
-test: unit e2e ## unit and end-to-end tests
+# --- Kubernetes e2e (e2e/k8s): a real two-node cluster, one at a time with
+# the engine e2e on 2 cores. Binaries: e2e/k8s/install-k8s.sh and
+# e2e/tools/install-engine.sh (cached; .ci/run installs them). -p 1: every
+# package under e2e/k8s/ shares the one cluster, and each takes it down at its end.
+e2e-k8s: agent ## end-to-end tests against a real two-node Kubernetes cluster (needs root; e2e/k8s/)
+	DOCKPROBE_E2E=1 $(GO) test -p 1 -count=1 -v -timeout 20m ./e2e/k8s/...
+# --- end Kubernetes e2e
+
+test: unit e2e e2e-k8s ## unit and end-to-end tests
 
 # A finding (a failing input, written under testdata/fuzz) fails at once
 # with the fuzzer's output. A failure of the fuzzing engine itself (a

@@ -276,12 +276,7 @@ func TestInterruptNeverLeavesAProbeNerdctl(t *testing.T) {
 				if checkInterruptExit(t, r, true) && sig == syscall.SIGINT {
 					interrupts++
 				}
-				waitNoProbes(t, r, func() []string {
-					if s := probesIn(t, nerdctl); s != "" {
-						return strings.Fields(s)
-					}
-					return nil
-				})
+				waitNoProbes(t, r, func() []string { return nerdctlProbeStates(t, nerdctl) })
 			}
 		}
 		time.Sleep(10 * time.Second)
@@ -313,4 +308,22 @@ func waitNoProbes(t *testing.T, r *interruptedRun, list func() []string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// nerdctlProbeStates lists the probe containers nerdctl sees as "ID status"
+// (the status says what went wrong when one stays).
+func nerdctlProbeStates(t *testing.T, nerdctl nctl) []string {
+	t.Helper()
+	out, err := exec.Command(nerdctl.path, "--namespace", nerdctl.ns, "ps", "-a", "--filter", "label=io.dockprobe.probe",
+		"--format", "{{.ID}} {{.Status}}").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nerdctl ps: %v\n%s", err, out)
+	}
+	var states []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" {
+			states = append(states, l)
+		}
+	}
+	return states
 }

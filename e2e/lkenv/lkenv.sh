@@ -31,8 +31,9 @@
 #       /run/config/docker/daemon.json        Docker Desktop-like, valid 20.10 keys only
 #     Each drive directory holds a marker file "lkenv-drive" containing "drive X".
 #
-#   * containerd (own config: cri disabled, address /run/containerd/containerd.sock,
-#     root $STATE/containerd on disk, state /run/containerd in the tmpfs) and
+#   * containerd (own config, in the schema of its version: cri disabled, address
+#     /run/containerd/containerd.sock, root $STATE/containerd on disk, state
+#     /run/containerd in the tmpfs) and
 #   * dockerd, started with exactly the article's flags first
 #       --config-file /run/config/docker/daemon.json
 #       --containerd /run/containerd/containerd.sock --pidfile /run/desktop/docker.pid

@@ -21,6 +21,12 @@ set -euo pipefail
 # --- the pinned versions (the one place) -----------------------------------
 DOCKERD_MODULE=github.com/moby/moby/v2
 DOCKERD_VERSION=v2.0.0-beta.24      # Docker Engine 29 (API 1.52+)
+# The engine release that module version is: moby tags one commit both
+# v2.0.0-beta.N and docker-vX.Y.Z, and its releases/versions.yaml names that
+# release as "next" (checked below). go install does not stamp it (dockerd
+# would call itself "library-import"), so it is set at link time, as Docker's
+# own build does.
+DOCKER_ENGINE_VERSION=29.8.1
 CONTAINERD_VERSION=v2.4.2
 RUNC_VERSION=v1.5.3
 # ---------------------------------------------------------------------------
@@ -35,6 +41,11 @@ want=(dockerd docker-proxy containerd containerd-shim-runc-v2 runc)
 have_all() {
 	local b
 	for b in "${want[@]}"; do [[ -x $BIN/$b ]] || return 1; done
+	dockerd_stamped
+}
+# A dockerd built without its version (an older run of this script) is redone.
+dockerd_stamped() {
+	[[ $("$BIN/dockerd" --version 2>/dev/null) == "Docker version $DOCKER_ENGINE_VERSION,"* ]]
 }
 if have_all; then
 	log "cached: $BIN"
@@ -68,7 +79,14 @@ build() { # name, then go install arguments
 CGO_ENABLED=1 build runc -tags seccomp "github.com/opencontainers/runc@$RUNC_VERSION"
 CGO_ENABLED=0 build containerd "github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD_VERSION"
 CGO_ENABLED=0 build containerd-shim-runc-v2 "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
-GOFLAGS=-mod=mod CGO_ENABLED=0 build dockerd "$DOCKERD_MODULE/cmd/dockerd@$DOCKERD_VERSION"
+modsrc=$(cd "$tmpbin" && GOFLAGS=-mod=mod go mod download -json "$DOCKERD_MODULE@$DOCKERD_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+next=$(awk '$1 == "next:" { gsub(/"/, "", $2); print $2 }' "$modsrc/releases/versions.yaml" 2>/dev/null)
+[[ $next == "$DOCKER_ENGINE_VERSION" ]] || {
+	log "$DOCKERD_MODULE@$DOCKERD_VERSION is release '$next', not $DOCKER_ENGINE_VERSION: fix DOCKER_ENGINE_VERSION"
+	exit 1
+}
+[[ -x $BIN/dockerd ]] && ! dockerd_stamped && rm -f "$BIN/dockerd"
+GOFLAGS=-mod=mod CGO_ENABLED=0 build dockerd -ldflags "-X $DOCKERD_MODULE/dockerversion.Version=$DOCKER_ENGINE_VERSION" "$DOCKERD_MODULE/cmd/dockerd@$DOCKERD_VERSION"
 GOFLAGS=-mod=mod CGO_ENABLED=0 build docker-proxy "$DOCKERD_MODULE/cmd/docker-proxy@$DOCKERD_VERSION"
 
 # Moved into place only when complete, so an interrupted build is redone.

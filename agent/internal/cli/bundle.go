@@ -123,8 +123,8 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	}()
 	mark("gathered")
 	o.probe.progress.Done()
-	if runErr != nil && interrupted(ctx) {
-		return runErr // no bundle from a run the user stopped
+	if interrupted(ctx) {
+		return context.Cause(ctx) // no bundle from a run the user stopped
 	}
 	if runErr != nil {
 		fmt.Fprintf(agentLog, "error: %v\n", runErr)
@@ -148,7 +148,7 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 		b.Add("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema())
 	})
 	wg.Go(func() { b.AddRaw(clean) })
-	err := report.WriteAll(clean, func(format string, data []byte) error {
+	err := report.WriteAll(clean, []string{"json", "text", "html", "yaml"}, func(format string, data []byte) error {
 		ext := format
 		if format == "text" {
 			ext = "txt"
@@ -234,7 +234,11 @@ func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, logw i
 	dg.debug = true
 	o.progress.Step("probe")
 	o.keepOpen = true
+	usage := startUsage(ctx, c)
 	rep, err := gather(ctx, c, ep, &dg, o, logw)
+	if rep != nil {
+		rep.EngineUsage = usage()
+	}
 	got := make(chan []engineAnswer, 1)
 	go func() {
 		defer cancel()

@@ -81,13 +81,15 @@ func runDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, stdout, 
 	defer c.Close()
 	po := &probeOptions{targetPID: o.targetPID, timeout: o.timeout, privileged: o.privileged}
 	po.output.format = o.output
+	usage := startUsage(ctx, c)
 	rep, runErr := gather(ctx, c, ep, g, po, stderr)
-	if runErr != nil && interrupted(ctx) {
-		return runErr // no verdicts on a run the user stopped
+	if interrupted(ctx) {
+		return context.Cause(ctx) // no verdicts on a run the user stopped
 	}
 	if rep == nil {
 		return doctorBlocked(runErr, stdout, o.output)
 	}
+	rep.EngineUsage = usage()
 	analyzeWith(rep, containerNames(ctx, c))
 	if err := writeDoctor(stdout, rep, o.output); err != nil {
 		return err

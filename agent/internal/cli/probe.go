@@ -121,15 +121,21 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	defer c.Close()
 
 	o.keepOpen = true
+	usage := startUsage(ctx, c)
 	rep, runErr := gather(ctx, c, ep, g, o, stderr)
 	if o.hangUp != nil {
 		defer o.hangUp()
 	}
 	// An interrupted run prints no report: the user asked it to stop, and
-	// a half-gathered report would read as the answer.
-	if rep != nil && !interrupted(ctx) {
+	// a half-gathered report would read as the answer. An interrupt that
+	// lands after the gathering is still one: the exit code must say so.
+	if interrupted(ctx) {
+		return context.Cause(ctx)
+	}
+	if rep != nil {
 		t0 := time.Now()
 		rep.Host = <-hostc
+		rep.EngineUsage = usage()
 		analyze(rep)
 		if err := render(stdout, rep, o.output); err != nil {
 			return err

@@ -115,6 +115,9 @@ func (r *runtimeOptions) route(ctx context.Context, g *globalOptions, o *probeOp
 func runNerdctlProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, stderr io.Writer) error {
 	rep, runErr := gatherNerdctl(ctx, g, o, stderr)
 	o.progress.Done()
+	if interrupted(ctx) {
+		return context.Cause(ctx) // as runProbe: no report from a stopped run
+	}
 	if rep != nil {
 		analyze(rep)
 		if err := render(stdout, rep, o.output); err != nil {

@@ -13,10 +13,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -96,6 +98,8 @@ func Facts(ctx context.Context, api API, ep endpoint.Endpoint) (*probev1.Engine,
 		e.CgroupDriver = info.CgroupDriver
 		e.DefaultRuntime = info.DefaultRuntime
 		e.SecurityOptions = info.SecurityOptions
+		e.HttpProxy, e.HttpsProxy, e.NoProxy = info.HTTPProxy, info.HTTPSProxy, info.NoProxy
+		e.Clock = engineClock(info)
 		// Info reports uname -m, which is what people expect to read.
 		if info.Architecture != "" {
 			e.Architecture = info.Architecture
@@ -128,9 +132,19 @@ type infoFacts struct {
 	CgroupDriver    string
 	DefaultRuntime  string
 	SecurityOptions []string
+	HTTPProxy       string `json:"HttpProxy"`
+	HTTPSProxy      string `json:"HttpsProxy"`
+	NoProxy         string
+	SystemTime      string
+	// The agent's clock around the call (not part of /info).
+	asked, answered time.Time
 }
 
+// Now is the agent's clock; tests replace it.
+var Now = time.Now
+
 func readInfo(ctx context.Context, api API) (infoFacts, error) {
+	asked := Now()
 	res, err := api.Info(ctx, client.InfoOptions{})
 	if err == nil {
 		i := res.Info
@@ -140,13 +154,28 @@ func readInfo(ctx context.Context, api API) (infoFacts, error) {
 			KernelVersion: i.KernelVersion, DockerRootDir: i.DockerRootDir,
 			CgroupDriver: i.CgroupDriver, DefaultRuntime: i.DefaultRuntime,
 			SecurityOptions: i.SecurityOptions,
+			HTTPProxy:       i.HTTPProxy, HTTPSProxy: i.HTTPSProxy, NoProxy: i.NoProxy,
+			SystemTime: i.SystemTime, asked: asked, answered: Now(),
 		}, nil
 	}
 	var facts infoFacts
 	if lenient(ctx, api, err, "/info", &facts) {
+		facts.asked, facts.answered = asked, Now()
 		return facts, nil
 	}
 	return infoFacts{}, err
+}
+
+// engineClock is the engine's SystemTime bracketed by the agent's clock.
+func engineClock(info infoFacts) *probev1.ClockReading {
+	c := &probev1.ClockReading{Raw: info.SystemTime, Asked: timestamppb.New(info.asked), Answered: timestamppb.New(info.answered)}
+	t, err := time.Parse(time.RFC3339Nano, info.SystemTime)
+	if err != nil {
+		c.Error = fmt.Sprintf("the engine's SystemTime %q is not RFC 3339", info.SystemTime)
+		return c
+	}
+	c.Remote = timestamppb.New(t)
+	return c
 }
 
 // lenientNetwork is network.Summary with the addresses as plain strings:

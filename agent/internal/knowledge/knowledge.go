@@ -7,6 +7,7 @@ import (
 // Analyze fills rep.Knowledge and the interfaces' roles from the report's
 // facts. names maps container ids to names (may be nil).
 func Analyze(rep *probev1.Report, names map[string]string) {
+	BridgeGateways(rep)
 	NameLinks(rep, names)
 	AssignRoles(rep, containerRefs(rep))
 	k := &probev1.Knowledge{}

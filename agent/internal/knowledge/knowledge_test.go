@@ -313,3 +313,35 @@ func TestFlannelIsKubernetes(t *testing.T) {
 		}
 	}
 }
+
+// Docker 20.10 leaves the default bridge's gateway out (the capture); the
+// VM's docker0 has it. A user network's gateway is the engine's, kept.
+func TestBridgeGateways(t *testing.T) {
+	rep := load(t, "lkenv-user-network")
+	gw := func() map[string]string {
+		m := map[string]string{}
+		for _, n := range rep.GetEngine().GetNetworks() {
+			for _, s := range n.GetSubnets() {
+				m[n.GetName()+" "+s.GetSubnet()] = s.GetGateway()
+			}
+		}
+		return m
+	}
+	if g := gw()["bridge 172.17.0.0/16"]; g != "" {
+		t.Fatalf("capture's default bridge gateway = %q, want it empty as Docker 20.10 gives it", g)
+	}
+	BridgeGateways(rep)
+	if g := gw(); g["bridge 172.17.0.0/16"] != "172.17.0.1" || g["know-net 172.18.0.0/16"] != "172.18.0.1" {
+		t.Errorf("gateways = %v, want 172.17.0.1 from docker0 and know-net's own", g)
+	}
+	// A gateway the engine names stays; a subnet the bridge has no address in stays empty.
+	for _, n := range rep.Engine.Networks {
+		if n.GetName() == "bridge" {
+			n.Subnets = []*probev1.Subnet{{Subnet: "172.17.0.0/16", Gateway: "172.17.0.254"}, {Subnet: "fd00::/64"}}
+		}
+	}
+	BridgeGateways(rep)
+	if g := gw(); g["bridge 172.17.0.0/16"] != "172.17.0.254" || g["bridge fd00::/64"] != "" {
+		t.Errorf("gateways = %v, want the engine's 172.17.0.254 kept and no IPv6 gateway invented", g)
+	}
+}

@@ -11,18 +11,24 @@ import (
 
 // watchdogScript runs before `nerdctl run` starts, so that no moment of
 // the agent's life is unguarded. It reads nerdctl's pid from the agent,
-// then waits for EOF (the agent closed its end, or died); then it waits for
-// that nerdctl to end and force-removes the container by name. A nerdctl
-// that loses the agent's pipes dies of SIGPIPE on its next write (Go
-// programs do, whatever the inherited disposition) before its own --rm
-// cleanup: this is what removes the container then. The removal is
-// repeated for a while in every case (the name is unique): an agent that
-// died before it could say the pid leaves nerdctl creating the container,
-// and containerd may finish a create whose client has just gone.
+// then waits for EOF (the agent closed its end, or died). nerdctl then
+// usually ends by itself within a moment: the probe sees EOF on its stdin
+// and exits, and nerdctl's --rm removes the container; or nerdctl dies of
+// SIGPIPE on its next write to the agent's closed pipe. It cannot be
+// trusted to: a stdin EOF that reaches nerdctl before the task is started
+// may never reach the probe, which then runs to its deadline with nerdctl
+// waiting on it. So after a second the watchdog ends nerdctl itself, and
+// then force-removes the container by name, repeatedly for a while (the
+// name is unique): an agent that died before it could say the pid leaves
+// nerdctl creating the container, and containerd may finish a create
+// whose client has just gone.
 const watchdogScript = `read -r pid || :
 read -r _ || :
 if [ -n "$pid" ]; then
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 5 ]; do sleep 0.2; i=$((i + 1)); done
+	kill -TERM "$pid" 2>/dev/null && sleep 0.5
+	kill -KILL "$pid" 2>/dev/null || :
 fi
 i=0
 while [ "$i" -lt 16 ]; do "$@" >/dev/null 2>&1; sleep 0.5; i=$((i + 1)); done`

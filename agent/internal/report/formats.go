@@ -15,7 +15,7 @@ import (
 )
 
 // Formats are the names -o accepts.
-var Formats = []string{"text", "json", "yaml", "html"}
+var Formats = []string{"text", "json", "yaml", "html", "svg"}
 
 // Options selects how Write renders a report.
 type Options struct {
@@ -43,40 +43,46 @@ func Write(w io.Writer, r *probev1.Report, opts Options) error {
 		return YAML(w, r)
 	case "html":
 		return HTML(w, r)
+	case "svg":
+		return SVG(w, r)
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", opts.Format, strings.Join(Formats, ", "))
 }
 
-// WriteAll renders r in every format of Formats at once, each on its own
-// goroutine, and hands each rendering to put as soon as it is done (put is
-// called concurrently). Nothing is rendered twice: the JSON document is
-// marshalled once, and YAML is converted from it and the HTML page embeds
-// it, where Write would marshal it again for each. Text is uncoloured.
-// It returns once every rendering has ended, with their errors joined.
-func WriteAll(r *probev1.Report, put func(format string, data []byte) error) error {
+// WriteAll renders r in each of formats (names of Formats) at once, each
+// on its own goroutine, and hands each rendering to put as soon as it is
+// done (put is called concurrently). Nothing is rendered twice: the JSON
+// document is marshalled once, and YAML is converted from it and the HTML
+// page embeds it, where Write would marshal it again for each. Text is
+// uncoloured. It returns once every rendering has ended, with their
+// errors joined.
+func WriteAll(r *probev1.Report, formats []string, put func(format string, data []byte) error) error {
 	js, err := MarshalJSON(r)
 	if err != nil {
 		return err
 	}
-	render := map[string]func() ([]byte, error){
-		"json": func() ([]byte, error) { return js, nil },
-		"yaml": func() ([]byte, error) { return JSONToYAML(js) },
-		"text": func() ([]byte, error) {
-			var buf bytes.Buffer
-			err := Text(&buf, r, TextOptions{})
-			return buf.Bytes(), err
-		},
-		"html": func() ([]byte, error) {
-			var buf bytes.Buffer
-			err := htmlWith(&buf, r, js)
-			return buf.Bytes(), err
-		},
+	render := func(format string) ([]byte, error) {
+		var (
+			buf bytes.Buffer
+			err error
+		)
+		switch format {
+		case "json":
+			return js, nil
+		case "yaml":
+			return JSONToYAML(js)
+		case "html":
+			err = htmlWith(&buf, r, js)
+		default:
+			err = Write(&buf, r, Options{Format: format})
+		}
+		return buf.Bytes(), err
 	}
-	errs := make([]error, len(Formats))
+	errs := make([]error, len(formats))
 	var wg sync.WaitGroup
-	for i, f := range Formats {
+	for i, f := range formats {
 		wg.Go(func() {
-			data, err := render[f]()
+			data, err := render(f)
 			if err == nil {
 				err = put(f, data)
 			}

@@ -178,7 +178,7 @@ func TestWriteAllMatchesWrite(t *testing.T) {
 		rep := loadFixture(t, name)
 		var mu sync.Mutex
 		got := map[string][]byte{}
-		err := WriteAll(rep, func(format string, data []byte) error {
+		err := WriteAll(rep, Formats, func(format string, data []byte) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if _, dup := got[format]; dup {
