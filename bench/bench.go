@@ -1,8 +1,11 @@
 // Package bench is dockprobe's benchmark harness (`make bench`): it runs the
-// real agent against the LinuxKit-shaped engine (e2e/lkenv/lkenv.sh),
+// real agent against the LinuxKit-shaped engine (e2e/lkenv/lkenv.sh), once
+// with Debian's Docker 20.10 and once with today's engine (dockerd v29,
+// containerd 2, runc 1.5, from e2e/tools/install-engine.sh),
 // side by side with the floor (`docker run --rm --network none` of a no-op
 // FROM scratch image on the same engine) and the bare-client bound (dpbare:
-// the agent's own create, attach, start and one gRPC call), measures the probe's collection
+// the agent's own create, attach, start and one gRPC call) and `agent bundle`,
+// measures the probe's collection
 // time and footprint, the watch mode's latency and idle cost, and the
 // collection's growth with size, and writes docs/benchmarks.md.
 //
@@ -37,6 +40,8 @@ type options struct {
 	lkenv    string
 	netns    string
 	state    string
+	curBin   string
+	engines  string
 	pairs    int
 	cold     int
 	watchN   int
@@ -47,6 +52,7 @@ type options struct {
 	keepUp   bool
 	noopTag  string
 	verbose  bool
+	quick    bool
 	repoRoot string
 }
 
@@ -57,9 +63,11 @@ func Run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.agent, "agent", "bin/agent", "the agent binary to measure")
 	fs.StringVar(&o.bare, "bare", "bin/dpbare", "the bare-client bound (agent/cmd/dpbare), built with the agent's version")
 	fs.StringVar(&o.lkenv, "lkenv", "e2e/lkenv/lkenv.sh", "the LinuxKit-shaped engine's script")
-	fs.StringVar(&o.netns, "netns", envOr("LK_NETNS", "dp-bench"), "LK_NETNS for the engine (default from $LK_NETNS)")
-	fs.StringVar(&o.state, "state", envOr("LK_STATE", "/var/lib/dp-bench"), "LK_STATE for the engine (default from $LK_STATE)")
-	fs.IntVar(&o.pairs, "pairs", 12, "alternating (a)/(b)/(e) triples")
+	fs.StringVar(&o.netns, "netns", envOr("LK_NETNS", "dp-bench"), "LK_NETNS prefix for the engines, -deb or -cur is appended (default from $LK_NETNS)")
+	fs.StringVar(&o.state, "state", envOr("LK_STATE", "/var/lib/dp-bench"), "LK_STATE prefix for the engines (default from $LK_STATE)")
+	fs.StringVar(&o.curBin, "current-bin", "", "today's engine's binaries (the directory e2e/tools/install-engine.sh prints)")
+	fs.StringVar(&o.engines, "engines", "deb,cur", "which engines to measure: deb (the system's Docker 20.10), cur (today's, needs -current-bin)")
+	fs.IntVar(&o.pairs, "pairs", 16, "rounds of alternating (a)/(b)/(e)/(f)/(g)")
 	fs.IntVar(&o.cold, "cold", 6, "alternating (c)/(a) pairs (image absent vs present)")
 	fs.IntVar(&o.watchN, "watch", 4, "rounds of watch changes (8 changes per round)")
 	fs.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for the watching probe's CPU")
@@ -69,6 +77,7 @@ func Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.keepUp, "keep-up", false, "leave the engine running afterwards")
 	fs.StringVar(&o.noopTag, "noop", "dockprobe-bench/noop:1", "tag of the no-op image built for the floor")
 	fs.BoolVar(&o.verbose, "v", false, "log every run")
+	fs.BoolVar(&o.quick, "quick", false, "only the alternating rounds (a)/(b)/(e)/(f)/(g), for comparing changes (the other targets then read not met)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,9 +97,60 @@ func Run(ctx context.Context, args []string) error {
 	if _, err := os.Stat(o.bare); err != nil {
 		return fmt.Errorf("the bare-client bound: %w (build it with `make bench`)", err)
 	}
+	s := &suite{o: o, date: time.Now().UTC()}
+	for _, tag := range strings.Split(o.engines, ",") {
+		switch tag {
+		case "deb":
+			s.benches = append(s.benches, &bench{o: o, spec: engineSpec{tag: "deb"}, res: &results{}})
+		case "cur":
+			if o.curBin == "" {
+				return errors.New("today's engine needs -current-bin (e2e/tools/install-engine.sh prints it), or leave it out with -engines deb")
+			}
+			if _, err := os.Stat(filepath.Join(o.curBin, "dockerd")); err != nil {
+				return fmt.Errorf("today's engine: %w (run e2e/tools/install-engine.sh)", err)
+			}
+			s.benches = append(s.benches, &bench{o: o, spec: engineSpec{tag: "cur", bin: o.curBin}, res: &results{}})
+		default:
+			return fmt.Errorf("-engines: unknown engine %q (deb, cur)", tag)
+		}
+	}
+	return s.run(ctx)
+}
 
-	b := &bench{o: o, res: &results{Date: time.Now().UTC()}}
-	return b.run(ctx)
+// engineSpec says which engine a bench runs against: the system's
+// dockerd and containerd (bin "") or those in bin.
+type engineSpec struct {
+	tag string // "deb" or "cur", part of every name the engine gets
+	bin string
+}
+
+// suite is one `make bench`: every engine in turn, then what does not
+// depend on the engine (the collection's scale).
+type suite struct {
+	o        options
+	date     time.Time
+	machine  machineInfo
+	benches  []*bench
+	scale    []scaleRow
+	scaleErr string
+	loadEnd  string
+}
+
+func (s *suite) run(ctx context.Context) error {
+	s.machineInfo()
+	for _, b := range s.benches {
+		if err := b.run(ctx); err != nil {
+			return fmt.Errorf("%s engine: %w", b.spec.tag, err)
+		}
+	}
+	if s.o.scale && !s.o.quick {
+		if err := s.runScale(ctx); err != nil {
+			logf("scale: %v", err)
+			s.scaleErr = err.Error()
+		}
+	}
+	s.loadEnd = loadAvg()
+	return s.write()
 }
 
 func envOr(key, def string) string {
@@ -100,16 +160,21 @@ func envOr(key, def string) string {
 	return def
 }
 
+// bench measures one engine.
 type bench struct {
 	o    options
+	spec engineSpec
 	env  map[string]string
 	host string
 	res  *results
+	tmp  string // where the bundles go
 }
 
-func (b *bench) logf(format string, args ...any) {
+func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "dpbench: "+format+"\n", args...)
 }
+
+func (b *bench) logf(format string, args ...any) { logf(b.spec.tag+": "+format, args...) }
 
 func (b *bench) run(ctx context.Context) error {
 	if err := b.up(ctx); err != nil {
@@ -118,7 +183,13 @@ func (b *bench) run(ctx context.Context) error {
 	if !b.o.keepUp {
 		defer b.lk(context.Background(), "down")
 	}
-	b.machine()
+	tmp, err := os.MkdirTemp("", "dpbench-bundle")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	b.tmp = tmp
+	b.engineInfo()
 	if err := b.buildNoop(ctx); err != nil {
 		return fmt.Errorf("build the no-op image: %w", err)
 	}
@@ -127,6 +198,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if err := b.pairsAB(ctx); err != nil {
 		return err
+	}
+	if b.o.quick {
+		return nil
 	}
 	if err := b.pairsCold(ctx); err != nil {
 		return err
@@ -139,19 +213,30 @@ func (b *bench) run(ctx context.Context) error {
 		b.logf("watch: %v", err)
 		b.res.WatchErr = err.Error()
 	}
-	if b.o.scale {
-		if err := b.scale(ctx); err != nil {
-			b.logf("scale: %v", err)
-			b.res.ScaleErr = err.Error()
-		}
-	}
-	return b.write()
+	return nil
 }
 
-// lk runs the engine's script with our LK_NETNS and LK_STATE.
+// netns is the engine's LK_NETNS: the prefix and the engine's tag.
+func (b *bench) netns() string { return b.o.netns + "-" + b.spec.tag }
+
+// stateDir is the engine's LK_STATE.
+func (b *bench) stateDir() string { return b.o.state + "-" + b.spec.tag }
+
+// settings name the engine's environment and its binaries, as the e2e
+// suite's lkSettings does.
+func (b *bench) settings() []string {
+	netns := b.netns()
+	s := []string{"LK_NETNS=" + netns, "LK_STATE=" + b.stateDir(), "LK_CGROUP_PARENT=/" + netns, "LK_ENGINE_BIN=" + b.spec.bin}
+	if b.spec.bin == "" {
+		return append(s, "LK_DOCKERD=/usr/sbin/dockerd", "LK_CONTAINERD=/usr/bin/containerd")
+	}
+	return append(s, "LK_DOCKERD="+filepath.Join(b.spec.bin, "dockerd"), "LK_CONTAINERD="+filepath.Join(b.spec.bin, "containerd"))
+}
+
+// lk runs the engine's script with the engine's settings.
 func (b *bench) lk(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "bash", append([]string{b.o.lkenv}, args...)...)
-	cmd.Env = append(os.Environ(), "LK_NETNS="+b.o.netns, "LK_STATE="+b.o.state)
+	cmd.Env = append(os.Environ(), b.settings()...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -162,7 +247,7 @@ func (b *bench) lk(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 func (b *bench) up(ctx context.Context) error {
-	b.logf("starting the LinuxKit-shaped engine (LK_NETNS=%s)", b.o.netns)
+	b.logf("starting the LinuxKit-shaped engine (LK_NETNS=%s)", b.netns())
 	if _, err := b.lk(ctx, "up"); err != nil {
 		return err
 	}
@@ -238,7 +323,7 @@ func (b *bench) quiet(ctx context.Context) {
 		// io.dockprobe.probe is launch.LabelProbe (agent/internal, not
 		// importable from here).
 		out, err := b.docker(ctx, "ps", "-aq", "--filter", "label=io.dockprobe.probe")
-		if err == nil && out == "" && !watchdogRunning() {
+		if err == nil && out == "" && !watchdogRunning(b.o.agent) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -246,23 +331,26 @@ func (b *bench) quiet(ctx context.Context) {
 	b.logf("the engine did not become quiet within 15 s; measuring anyway")
 }
 
-// watchdogRunning reports whether any `agent __reap` process runs.
-func watchdogRunning() bool {
+// watchdogRunning reports whether a watchdog (`agent __reap`) of the
+// measured agent binary runs: other agents' watchdogs on a shared machine
+// are not ours to wait for (they would hold every run for the 15 s).
+func watchdogRunning(agent string) bool {
+	prefix := []byte(agent + "\x00")
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
 		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err == nil && bytes.Contains(cmdline, []byte("\x00__reap\x00")) {
+		if err == nil && bytes.HasPrefix(cmdline, prefix) && bytes.Contains(cmdline, []byte("\x00__reap\x00")) {
 			return true
 		}
 	}
 	return false
 }
 
-func (b *bench) machine() {
-	m := machineInfo{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+func (s *suite) machineInfo() {
+	m := machineInfo{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadAtStart: loadAvg()}
 	if out, err := exec.Command("uname", "-srm").Output(); err == nil {
 		m.Kernel = strings.TrimSpace(string(out))
 	}
@@ -278,13 +366,31 @@ func (b *bench) machine() {
 		line, _, _ := strings.Cut(string(f), "\n")
 		m.Memory = strings.Join(strings.Fields(line)[1:], " ")
 	}
+	if st, err := os.Stat(s.o.agent); err == nil {
+		m.AgentBytes = st.Size()
+	}
+	s.machine = m
+}
+
+// engineInfo records the engine's version and the load as its runs begin.
+func (b *bench) engineInfo() {
 	if out, err := b.docker(context.Background(), "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"); err == nil {
-		m.Docker = out
+		b.res.Docker = out
 	}
-	if f, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.LoadAtStart = strings.Join(strings.Fields(string(f))[:3], " ")
+	// containerd's and runc's versions, as the engine reports them.
+	if out, err := b.docker(context.Background(), "version", "--format", `{{range .Server.Components}}{{if ne .Name "Engine"}}{{.Name}} {{.Version}}; {{end}}{{end}}`); err == nil {
+		b.res.Parts = strings.TrimSuffix(strings.TrimSpace(out), ";")
 	}
-	b.res.Machine = m
+	b.res.LoadAtStart = loadAvg()
+}
+
+// loadAvg is /proc/loadavg's three load averages.
+func loadAvg() string {
+	f, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(f))[:3], " ")
 }
 
 // buildNoop builds the floor's image: a static binary that exits at once,
@@ -313,11 +419,6 @@ func (b *bench) buildNoop(ctx context.Context) error {
 }
 
 func (b *bench) sizes(ctx context.Context) error {
-	st, err := os.Stat(b.o.agent)
-	if err != nil {
-		return err
-	}
-	b.res.AgentBytes = st.Size()
 	// One run loads the probe image, so that it can be measured.
 	r, err := b.timed(ctx, b.o.agent, "probe", "-o", "json")
 	if err != nil {
@@ -336,13 +437,25 @@ func (b *bench) sizes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.res.ImageBytes, _ = strconv.ParseInt(out, 10, 64)
+	b.res.EngineImageBytes, _ = strconv.ParseInt(out, 10, 64)
+	// The engine's own count differs between image stores (containerd's
+	// adds the unpacked snapshot to the content), so the target is on the
+	// image as `docker save` writes it: what the agent loads.
+	save := exec.CommandContext(ctx, "docker", "save", rep.Tool.ProbeImage)
+	save.Env = append(os.Environ(), "DOCKER_HOST="+b.host, "DOCKER_CONTEXT=")
+	var n countWriter
+	save.Stdout = &n
+	if err := save.Run(); err != nil {
+		return fmt.Errorf("docker save %s: %w", rep.Tool.ProbeImage, err)
+	}
+	b.res.ImageBytes = int64(n)
 	return nil
 }
 
 // pairsAB runs (a) agent probe -o json, (b) the floor, (e) the
-// bare-client bound and (f) the floor with --network host in every pair,
-// rotating the order so that none always goes first.
+// bare-client bound, (f) the floor with --network host and (g) agent
+// bundle in every round, rotating the order so that none always goes
+// first.
 func (b *bench) pairsAB(ctx context.Context) error {
 	a := func() (run, error) { return b.timed(ctx, b.o.agent, "probe", "-o", "json") }
 	floor := func() (run, error) {
@@ -354,19 +467,30 @@ func (b *bench) pairsAB(ctx context.Context) error {
 	hostFloor := func() (run, error) {
 		return b.timed(ctx, "docker", "run", "--rm", "--pull", "never", "--network", "host", b.o.noopTag)
 	}
+	zip := filepath.Join(b.tmp, "x.zip")
+	bundle := func() (run, error) {
+		r, err := b.timed(ctx, b.o.agent, "bundle", "-o", zip)
+		if err == nil {
+			if st, serr := os.Stat(zip); serr == nil {
+				b.res.BundleBytes = st.Size()
+			}
+			os.Remove(zip)
+		}
+		return r, err
+	}
 	// Warm every path once.
-	for _, f := range []func() (run, error){a, floor, bare, hostFloor} {
+	for _, f := range []func() (run, error){a, floor, bare, hostFloor, bundle} {
 		if _, err := f(); err != nil {
 			return err
 		}
 	}
-	b.logf("(a)/(b)/(e)/(f): %d rounds, order rotated", b.o.pairs)
+	b.logf("(a)/(b)/(e)/(f)/(g): %d rounds, order rotated", b.o.pairs)
 	for i := range b.o.pairs {
-		var ra, rb, re, rf run
+		var ra, rb, re, rf, rg run
 		steps := []struct {
 			f   func() (run, error)
 			dst *run
-		}{{a, &ra}, {floor, &rb}, {bare, &re}, {hostFloor, &rf}}
+		}{{a, &ra}, {floor, &rb}, {bare, &re}, {hostFloor, &rf}, {bundle, &rg}}
 		for k := range steps {
 			st := steps[(i+k)%len(steps)]
 			r, err := st.f()
@@ -379,13 +503,15 @@ func (b *bench) pairsAB(ctx context.Context) error {
 		b.res.B = append(b.res.B, rb.wall)
 		b.res.E = append(b.res.E, re.wall)
 		b.res.F = append(b.res.F, rf.wall)
+		b.res.G = append(b.res.G, rg.wall)
 		b.res.AgentRSS = append(b.res.AgentRSS, ra.maxRSS)
+		b.res.BundleRSS = append(b.res.BundleRSS, rg.maxRSS)
 		if t, err := sectionTimings(ra.stdout); err == nil {
 			b.res.Timings = append(b.res.Timings, t)
 		}
 		if b.o.verbose {
-			b.logf("pair %d: a %v b %v e %v f %v; a/b %.2f e/b %.2f f/b %.2f", i, ra.wall, rb.wall, re.wall, rf.wall,
-				float64(ra.wall)/float64(rb.wall), float64(re.wall)/float64(rb.wall), float64(rf.wall)/float64(rb.wall))
+			b.logf("round %d: a %v b %v e %v f %v g %v; a/e %.2f a/b %.2f g/a %.2f", i, ra.wall, rb.wall, re.wall, rf.wall, rg.wall,
+				float64(ra.wall)/float64(re.wall), float64(ra.wall)/float64(rb.wall), float64(rg.wall)/float64(ra.wall))
 		}
 	}
 	return nil
@@ -413,6 +539,11 @@ func (b *bench) pairsCold(ctx context.Context) error {
 	}
 	return nil
 }
+
+// countWriter counts what is written to it.
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
 // sectionTimings reads Report.timings from a JSON report.
 func sectionTimings(report []byte) (map[string]float64, error) {

@@ -55,7 +55,7 @@ type footprint struct {
 func (b *bench) memCgroupParent() (string, error) {
 	name := b.env["LK_CGROUP_PARENT"]
 	if name == "" {
-		name = "/" + b.o.netns
+		name = "/" + b.netns()
 	}
 	for _, dir := range []string{"/sys/fs/cgroup" + name, "/sys/fs/cgroup/memory" + name} {
 		if _, err := os.Stat(filepath.Join(dir, "memory.peak")); err == nil {

@@ -14,8 +14,9 @@ import (
 )
 
 type machineInfo struct {
-	CPU, Kernel, Memory, Docker, GoVersion, LoadAtStart string
-	CPUs                                                int
+	CPU, Kernel, Memory, GoVersion, LoadAtStart string
+	CPUs                                        int
+	AgentBytes                                  int64
 }
 
 type watchSample struct {
@@ -30,17 +31,23 @@ type scaleRow struct {
 	routes, hostPIDs, bytesPerOp, allocsOp float64
 }
 
+// results are one engine's measurements.
 type results struct {
-	Date    time.Time
-	Machine machineInfo
+	Docker      string // "20.10.24+dfsg1 (API 1.41)"
+	Parts       string // "containerd 1.6.20; runc 1.1.5"
+	LoadAtStart string
 
-	AgentBytes, ImageBytes int64
-	ProbeImage             string
+	ImageBytes       int64 // `docker save`
+	EngineImageBytes int64 // the engine's image inspect .Size
+	ProbeImage       string
+	BundleBytes      int64
 
 	A, B         []time.Duration
-	E            []time.Duration // the bare-client bound, same pairs as A and B
-	F            []time.Duration // the floor with --network host, same pairs
+	E            []time.Duration // the bare-client bound, same rounds as A and B
+	F            []time.Duration // the floor with --network host, same rounds
+	G            []time.Duration // agent bundle, same rounds
 	AgentRSS     []int64         // KiB
+	BundleRSS    []int64         // KiB
 	Timings      []map[string]float64
 	C, CA        []time.Duration
 	AgentRSSCold []int64
@@ -59,16 +66,13 @@ type results struct {
 	WatchExit      string
 	WatchLeftover  int
 	WatchErr       string
-
-	Scale    []scaleRow
-	ScaleErr string
 }
 
-// scale runs the collection scale benchmark in probe/internal/collect.
-func (b *bench) scale(ctx context.Context) error {
-	b.logf("scale: go test -bench BenchmarkCollectScale (1,000 interfaces, 10,000 mounts, 2,000 processes at full size)")
+// runScale runs the collection scale benchmark in probe/internal/collect.
+func (s *suite) runScale(ctx context.Context) error {
+	logf("scale: go test -bench BenchmarkCollectScale (1,000 interfaces, 10,000 mounts, 2,000 processes at full size)")
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "BenchmarkCollectScale", "-benchtime", "5x", "-timeout", "20m", "./probe/internal/collect")
-	cmd.Dir = b.o.repoRoot
+	cmd.Dir = s.o.repoRoot
 	cmd.Env = append(os.Environ(), "DOCKPROBE_SCALE=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -105,9 +109,9 @@ func (b *bench) scale(ctx context.Context) error {
 				r.allocsOp = v
 			}
 		}
-		b.res.Scale = append(b.res.Scale, r)
+		s.scale = append(s.scale, r)
 	}
-	if len(b.res.Scale) == 0 {
+	if len(s.scale) == 0 {
 		return fmt.Errorf("no benchmark lines in:\n%s", out.Bytes())
 	}
 	return nil
@@ -123,105 +127,250 @@ func verdict(ok bool) string {
 	return "**not met**"
 }
 
-func (b *bench) write() error {
-	r := b.res
-	var w strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
+// target is one line of a Targets table: what is asked, what was
+// measured and whether it is met (ok nil: not a target on this engine,
+// shown for what bounds the others).
+type target struct {
+	name, measured string
+	ok             *bool
+}
 
-	ratios := make([]float64, len(r.A))
-	eRatios := make([]float64, len(r.E))
-	for i := range r.A {
-		ratios[i] = float64(r.A[i]) / float64(r.B[i])
+func is(ok bool) *bool { return &ok }
+
+// ratios are the per-round ratios x[i]/y[i].
+func ratios(x, y []time.Duration) []float64 {
+	r := make([]float64, min(len(x), len(y)))
+	for i := range r {
+		r[i] = float64(x[i]) / float64(y[i])
 	}
-	for i := range r.E {
-		eRatios[i] = float64(r.E[i]) / float64(r.B[i])
+	return r
+}
+
+// title names the engine from its own answer.
+func (b *bench) title() string {
+	switch b.spec.tag {
+	case "deb":
+		return "Docker " + b.res.Docker + ", Debian's"
+	default:
+		return "Docker " + b.res.Docker + ", today's engine"
 	}
-	fRatios := make([]float64, len(r.F))
-	for i := range r.F {
-		fRatios[i] = float64(r.F[i]) / float64(r.B[i])
-	}
-	ma, mb, me, mf := median(r.A), median(r.B), median(r.E), median(r.F)
-	ratio, eRatio, fRatio := median(ratios), median(eRatios), median(fRatios)
+}
+
+// targets are the issue's targets as measured on this engine.
+func (b *bench) targets() []target {
+	r := b.res
+	aE, aB, gA := median(ratios(r.A, r.E)), median(ratios(r.A, r.B)), median(ratios(r.G, r.A))
 	coldDelta := median(r.C) - median(r.CA)
 	collection := slowestSection(r.Timings)
-	agentRSS := slices.Max(append([]int64{0}, r.AgentRSS...))
-	agentRSSCold := slices.Max(append([]int64{0}, r.AgentRSSCold...))
-	probeHWM := slices.Max(append([]int64{0}, r.ProbeHWM...))
-	probeCg := slices.Max(append([]int64{0}, r.ProbeCgroup...))
+	agentRSS := maxOf(r.AgentRSS) * 1024
+	agentRSSCold := maxOf(r.AgentRSSCold) * 1024
+	bundleRSS := maxOf(r.BundleRSS) * 1024
+	t := []target{
+		{"(a)/(e) ≤ 1.05: the agent over the bare client (median of per-round ratios)", fmt.Sprintf("%.2f", aE), is(aE <= 1.05)},
+	}
+	if b.spec.tag == "cur" {
+		t = append(t, target{"(a)/(b) ≤ 0.80 (median of per-round ratios)", fmt.Sprintf("%.2f", aB), is(aB <= 0.80)})
+	} else {
+		t = append(t, target{"(a)/(b), a target on today's engine only: here the network namespace costs (b) − (f)", fmt.Sprintf("%.2f", aB), nil})
+	}
+	t = append(t,
+		target{"bound: bare client (e)/(b) (create, attach, start, one gRPC call)", fmt.Sprintf("%.2f", median(ratios(r.E, r.B))), nil},
+		target{"the floor without a network namespace: (f)/(b) (`--network host`)", fmt.Sprintf("%.2f", median(ratios(r.F, r.B))), nil},
+		target{"(g)/(a) ≤ 1.3: `agent bundle` over `agent probe -o json` (median of per-round ratios)", fmt.Sprintf("%.2f", gA), is(gA <= 1.3)},
+		target{"(c) − (a) ≤ 250 ms: image absent", ms(coldDelta), is(len(r.C) > 0 && coldDelta <= 250*time.Millisecond)},
+		target{"probe collection ≤ 30 ms (median of the slowest section)", fmt.Sprintf("%.1f ms", collection), is(collection > 0 && collection <= 30)},
+		target{"probe image ≤ 12 MB (`docker save`)", mib(r.ImageBytes), is(r.ImageBytes > 0 && r.ImageBytes <= 12e6)},
+		target{"agent peak RSS ≤ 40 MB (probe, image present; image absent; bundle)", mib(agentRSS) + "; " + mib(agentRSSCold) + "; " + mib(bundleRSS),
+			is(agentRSS > 0 && max(agentRSS, agentRSSCold, bundleRSS) <= 40e6)},
+	)
+	if r.ProbeRSSErr == "" {
+		hwm := maxOf(r.ProbeHWM) * 1024
+		t = append(t, target{"probe peak RSS ≤ 30 MB", mib(hwm) + " (VmHWM); cgroup " + mib(maxOf(r.ProbeCgroup)), is(hwm > 0 && hwm <= 30e6)})
+	} else {
+		t = append(t, target{"probe peak RSS ≤ 30 MB", "not measured: " + firstLine(r.ProbeRSSErr), is(false)})
+	}
+	if r.WatchErr != "" {
+		t = append(t, target{"watch: change → printed ≤ 100 ms (median)", "not measured: " + firstLine(r.WatchErr), is(false)})
+	} else {
+		var lat []time.Duration
+		for _, w := range r.WatchLatency {
+			lat = append(lat, w.latency)
+		}
+		t = append(t, target{"watch: change → printed ≤ 100 ms (median)", ms(median(lat)), is(len(lat) > 0 && median(lat) <= 100*time.Millisecond)})
+	}
+	if r.IdleWindow > 0 {
+		t = append(t, target{"watch: probe idle CPU near zero", fmt.Sprintf("%d ticks (1/100 s) in %s", r.IdleTicks, r.IdleWindow), is(r.IdleTicks <= 1)})
+	}
+	return t
+}
+
+// suiteTargets do not depend on the engine.
+func (s *suite) targets() []target {
+	if s.scaleErr != "" {
+		return []target{{"scale: collection ≤ 300 ms at 1,000 interfaces, 10,000 mounts, 2,000 processes", "failed: " + firstLine(s.scaleErr), is(false)}}
+	}
+	if len(s.scale) == 0 {
+		return nil
+	}
+	full := s.scale[len(s.scale)-1]
+	return []target{{"scale: collection ≤ 300 ms at 1,000 interfaces, 10,000 mounts, 2,000 processes",
+		fmt.Sprintf("%.0f ms wall, %.0f ms CPU", full.nsPerOp/1e6, full.cpuMs), is(full.nsPerOp/1e6 <= 300)}}
+}
+
+func maxOf(xs []int64) int64 { return slices.Max(append([]int64{0}, xs...)) }
+
+func mark(t target) string {
+	if t.ok == nil {
+		return "—"
+	}
+	return verdict(*t.ok)
+}
+
+func (s *suite) write() error {
+	var w strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
+	m := s.machine
 
 	p("# Benchmarks")
 	p("")
-	p("Written by `make bench` (bench/, cmd/dpbench) on %s. Do not edit by hand: rerun it.", r.Date.Format("2006-01-02 15:04 UTC"))
+	p("Written by `make bench` (bench/, bench/cmd/dpbench) on %s. Do not edit by hand: rerun it.", s.date.Format("2006-01-02 15:04 UTC"))
 	p("")
-	p("The engine is the LinuxKit-shaped second dockerd of the e2e suite (`e2e/lkenv/lkenv.sh`, LK_NETNS=%s).", b.o.netns)
-	p("The machine is shared with other work, so times are noisy: compare the ratios of")
-	p("alternating runs, not absolute times across machines.")
+	p("Each engine is a LinuxKit-shaped dockerd of the e2e suite (`e2e/lkenv/lkenv.sh`), started by the")
+	p("harness for its runs and removed afterwards: Debian's Docker 20.10, and today's engine (dockerd v29,")
+	p("containerd 2, runc 1.5) as `e2e/tools/install-engine.sh` builds it. The machine is shared with other")
+	p("work, so times are noisy: compare the ratios of alternating runs, not absolute times across machines;")
+	p("the load average is recorded where each engine's runs begin.")
 	p("")
 	p("## Machine")
 	p("")
 	p("| | |")
 	p("|---|---|")
-	p("| CPU | %s (%d cores visible) |", r.Machine.CPU, r.Machine.CPUs)
-	p("| memory | %s |", r.Machine.Memory)
-	p("| kernel | %s |", r.Machine.Kernel)
-	p("| engine | Docker %s |", r.Machine.Docker)
-	p("| Go | %s |", r.Machine.GoVersion)
-	p("| load average at start | %s |", r.Machine.LoadAtStart)
+	p("| CPU | %s (%d cores visible) |", m.CPU, m.CPUs)
+	p("| memory | %s |", m.Memory)
+	p("| kernel | %s |", m.Kernel)
+	p("| Go | %s |", m.GoVersion)
+	p("| agent binary (%s) | %s |", filepath.Base(s.o.agent), mib(m.AgentBytes))
+	p("| load average at start; at the end | %s; %s |", m.LoadAtStart, s.loadEnd)
 	p("")
 	p("## Targets")
 	p("")
+	head, sep := "| target |", "|---|"
+	for _, b := range s.benches {
+		head += " Docker " + strings.Fields(b.res.Docker + " ?")[0] + " | |"
+		sep += "---|---|"
+	}
+	p("%s", head)
+	p("%s", sep)
+	all := make([][]target, len(s.benches))
+	for i, b := range s.benches {
+		all[i] = b.targets()
+	}
+	// Every engine has the same rows; the last one's names say what is
+	// a target on today's engine.
+	names := all[len(all)-1]
+	for row := range names {
+		line := "| " + names[row].name + " |"
+		for i := range s.benches {
+			if row < len(all[i]) {
+				line += " " + all[i][row].measured + " | " + mark(all[i][row]) + " |"
+			}
+		}
+		p("%s", line)
+	}
+	for _, t := range s.targets() {
+		p("| %s | %s | %s |%s", t.name, t.measured, mark(t), strings.Repeat(" | |", len(s.benches)-1))
+	}
+	p("")
+	p("Columns of the engine sections: (a) `agent probe -o json`; (b) the floor, `docker run --rm --pull never --network none %s`,", s.o.noopTag)
+	p("a static no-op binary FROM scratch built locally by the harness; (e) `%s` (agent/cmd/dpbare, not shipped), the", filepath.Base(s.o.bare))
+	p("agent's own launch code creating, attaching and starting the probe container with the agent's config and")
+	p("completing one gRPC call (the handshake) over the attach stream, with no collection: it bounds what the agent")
+	p("can reach; (f) the floor with `--network host` instead of `none`: the difference is what a container's own")
+	p("network namespace costs the engine (Docker 20.10 sets it up through the libnetwork-setkey OCI hook, which")
+	p("re-executes dockerd; Docker 28 dropped the hook); the probe runs with `--network none` (SECURITY.md), so (a)")
+	p("and (e) pay it like (b) does; (g) `agent bundle -o x.zip`, the same probe run plus every format and the zip.")
+	p("The order within a round rotates every round, and every timed run starts on a quiet engine: no probe")
+	p("container left, no watchdog running. The agent and dpbare do not wait for their container's removal (the")
+	p("floor does), so without that pause the next command would pay for their teardown. Agent RSS is wait4's ru_maxrss.")
+	p("")
+	for _, b := range s.benches {
+		b.section(p)
+	}
+	if len(s.scale) > 0 || s.scaleErr != "" {
+		p("## Scale")
+		p("")
+		p("`go test -bench BenchmarkCollectScale ./probe/internal/collect` (DOCKPROBE_SCALE=1): collect.Collect")
+		p("in-process (no engine) against a target in namespaces of its own, holding N interfaces (one third bridges")
+		p("with an address, two thirds veth pairs), M bind mounts in a private mount namespace, and P")
+		p("extra sleep processes. Wall time per collection (ns/op) and CPU time (all threads).")
+		p("")
+		if s.scaleErr != "" {
+			p("The scale benchmark failed: `%s`", firstLine(s.scaleErr))
+			p("")
+		}
+		p("| size | wall | CPU | interfaces | mounts | routes | host pids | allocs/op | MB/op |")
+		p("|---|---|---|---|---|---|---|---|---|")
+		for _, r := range s.scale {
+			p("| %s | %.0f ms | %.0f ms | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f |", r.name, r.nsPerOp/1e6, r.cpuMs, r.interfaces, r.mounts, r.routes, r.hostPIDs, r.allocsOp, r.bytesPerOp/1e6)
+		}
+		p("")
+	}
+	p("## How to reproduce")
+	p("")
+	p("As root on Linux with docker.io, containerd and iproute2 (what `.ci/run` installs):")
+	p("")
+	p("```sh")
+	p("make bench                     # builds bin/agent and bin/dpbare, today's engine if not cached, runs bench/cmd/dpbench, writes docs/benchmarks.md")
+	p("go run ./bench/cmd/dpbench -h  # rounds, engines, names (or LK_NETNS, LK_STATE), output path")
+	p("```")
+	p("")
+	p("The harness starts its own engines (LK_NETNS=%s-deb and %s-cur, LK_STATE=%s-…) one after the other and removes each afterwards.", s.o.netns, s.o.netns, s.o.state)
+	if err := os.WriteFile(s.o.out, []byte(w.String()), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", s.o.out)
+	// The verdicts, also on the terminal.
+	for i, b := range s.benches {
+		for _, t := range all[i] {
+			if t.ok != nil {
+				fmt.Fprintf(os.Stderr, "dpbench: %-8s %-9s %s: %s\n", b.spec.tag, strings.Trim(mark(t), "*"), t.name, t.measured)
+			}
+		}
+	}
+	for _, t := range s.targets() {
+		fmt.Fprintf(os.Stderr, "dpbench: %-8s %-9s %s: %s\n", "-", strings.Trim(mark(t), "*"), t.name, t.measured)
+	}
+	return nil
+}
+
+// section is one engine's part of docs/benchmarks.md.
+func (b *bench) section(p func(string, ...any)) {
+	r := b.res
+	p("## %s", b.title())
+	p("")
+	p("%s; LK_NETNS=%s; load average when its runs began: %s.", r.Parts, b.netns(), r.LoadAtStart)
+	p("")
 	p("| target | measured | |")
 	p("|---|---|---|")
-	p("| (a)/(b) ≤ 0.80 (median of per-pair ratios) | %.2f | %s |", ratio, verdict(ratio <= 0.80))
-	p("| bound: bare client (e)/(b) (create, attach, start, one gRPC call) | %.2f | — |", eRatio)
-	p("| the floor without a network namespace: (f)/(b) (`--network host`) | %.2f | — |", fRatio)
-	p("| (c) − (a) ≤ 250 ms | %s | %s |", ms(coldDelta), verdict(coldDelta <= 250*time.Millisecond))
-	p("| probe collection ≤ 30 ms (median of the slowest section) | %.1f ms | %s |", collection, verdict(collection > 0 && collection <= 30))
-	p("| probe image ≤ 12 MB | %s | %s |", mib(r.ImageBytes), verdict(r.ImageBytes > 0 && r.ImageBytes <= 12e6))
-	p("| agent peak RSS ≤ 40 MB (image present; image absent) | %s; %s | %s |", mib(agentRSS*1024), mib(agentRSSCold*1024), verdict(agentRSS > 0 && agentRSS*1024 <= 40e6 && agentRSSCold*1024 <= 40e6))
-	if r.ProbeRSSErr == "" {
-		p("| probe peak RSS ≤ 30 MB | %s (VmHWM); cgroup %s | %s |", mib(probeHWM*1024), mib(probeCg), verdict(probeHWM > 0 && probeHWM*1024 <= 30e6))
-	} else {
-		p("| probe peak RSS ≤ 30 MB | not measured: %s | |", r.ProbeRSSErr)
-	}
-	if len(r.Scale) > 0 {
-		full := r.Scale[len(r.Scale)-1]
-		p("| scale: collection ≤ 300 ms at 1,000 interfaces, 10,000 mounts, 2,000 processes | %.0f ms wall, %.0f ms CPU | %s |", full.nsPerOp/1e6, full.cpuMs, verdict(full.nsPerOp/1e6 <= 300))
-	}
-	if len(r.WatchLatency) > 0 {
-		var lat []time.Duration
-		for _, s := range r.WatchLatency {
-			lat = append(lat, s.latency)
-		}
-		p("| watch: change → printed ≤ 100 ms (median) | %s | %s |", ms(median(lat)), verdict(median(lat) <= 100*time.Millisecond))
-	}
-	if r.IdleWindow > 0 {
-		p("| watch: probe idle CPU near zero | %d ticks (1/100 s) in %s | %s |", r.IdleTicks, r.IdleWindow, verdict(r.IdleTicks <= 1))
+	for _, t := range b.targets() {
+		p("| %s | %s | %s |", t.name, t.measured, mark(t))
 	}
 	p("")
-	p("## (a) `agent probe -o json` vs (b) the floor, (e) the bare client and (f) the floor on the host network")
+	p("### (a) `agent probe -o json`, (b) the floor, (e) the bare client, (f) the floor on the host network, (g) `agent bundle`")
 	p("")
-	p("(b) is `docker run --rm --pull never --network none %s`: a static no-op binary FROM scratch, built", b.o.noopTag)
-	p("locally by the harness. (e) is `%s` (agent/cmd/dpbare, not shipped): the agent's own launch code", filepath.Base(b.o.bare))
-	p("creating, attaching and starting the probe container with the agent's config and completing one gRPC")
-	p("call (the handshake) over the attach stream, with no collection; it bounds what the agent can reach.")
-	p("(f) is the floor with `--network host` instead of `none`: the difference is what a container's own network")
-	p("namespace costs this engine (Docker 20.10 sets it up through the libnetwork-setkey OCI hook, which re-executes")
-	p("dockerd; Docker 28 dropped the hook). The probe runs with `--network none` (SECURITY.md), so (a) and (e)")
-	p("pay it like (b) does.")
-	p("The order within a pair rotates every pair, and every timed run starts on a quiet")
-	p("engine: no probe container left, no watchdog running. The agent and dpbare do not wait for their")
-	p("container's removal (the floor does), so without that pause the next command would pay for their")
-	p("teardown. Agent RSS is wait4's ru_maxrss.")
-	p("")
-	p("| pair | (a) agent | (b) floor | (e) bare client | (f) floor, host network | (a)/(b) | (e)/(b) | (f)/(b) | agent peak RSS |")
-	p("|---|---|---|---|---|---|---|---|---|")
+	aB, aE, eB, fB, gA := ratios(r.A, r.B), ratios(r.A, r.E), ratios(r.E, r.B), ratios(r.F, r.B), ratios(r.G, r.A)
+	p("| round | (a) | (b) | (e) | (f) | (g) | (a)/(e) | (a)/(b) | (e)/(b) | (f)/(b) | (g)/(a) | agent RSS | bundle RSS |")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for i := range r.A {
-		p("| %d | %s | %s | %s | %s | %.2f | %.2f | %.2f | %s |", i+1, ms(r.A[i]), ms(r.B[i]), ms(r.E[i]), ms(r.F[i]), ratios[i], eRatios[i], fRatios[i], mib(r.AgentRSS[i]*1024))
+		p("| %d | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |", i+1, ms(r.A[i]), ms(r.B[i]), ms(r.E[i]), ms(r.F[i]), ms(r.G[i]),
+			aE[i], aB[i], eB[i], fB[i], gA[i], mib(r.AgentRSS[i]*1024), mib(r.BundleRSS[i]*1024))
 	}
-	p("| **median** | **%s** | **%s** | **%s** | **%s** | **%.2f** | **%.2f** | **%.2f** | |", ms(ma), ms(mb), ms(me), ms(mf), ratio, eRatio, fRatio)
+	p("| **median** | **%s** | **%s** | **%s** | **%s** | **%s** | **%.2f** | **%.2f** | **%.2f** | **%.2f** | **%.2f** | | |",
+		ms(median(r.A)), ms(median(r.B)), ms(median(r.E)), ms(median(r.F)), ms(median(r.G)), median(aE), median(aB), median(eB), median(fB), median(gA))
 	p("")
-	p("## (c) image absent vs (a) present, alternating")
+	p("The ratios' medians are medians of the per-round ratios, not ratios of the time medians. The bundle written was %s.", mib(r.BundleBytes))
+	p("")
+	p("### (c) image absent vs (a) present, alternating")
 	p("")
 	p("Before each (c) run the harness removes the probe image (`docker image rm -f %s`); the", r.ProbeImage)
 	p("agent builds the image archive in memory and loads it.")
@@ -231,43 +380,44 @@ func (b *bench) write() error {
 	for i := range r.C {
 		p("| %d | %s | %s | %s |", i+1, ms(r.C[i]), ms(r.CA[i]), ms(r.C[i]-r.CA[i]))
 	}
-	p("| **median** | **%s** | **%s** | **%s** (difference of medians) |", ms(median(r.C)), ms(median(r.CA)), ms(coldDelta))
+	p("| **median** | **%s** | **%s** | **%s** (difference of medians) |", ms(median(r.C)), ms(median(r.CA)), ms(median(r.C)-median(r.CA)))
 	p("")
-	p("## (d) the probe's own collection time, per section (Report.timings)")
+	p("### (d) the probe's own collection time, per section (Report.timings)")
 	p("")
 	p("Medians over the (a) runs. Sections run concurrently after a shared process scan, so")
 	p("the slowest section is close to the collection's wall time.")
 	p("")
 	p("| section | median | max |")
 	p("|---|---|---|")
-	for _, s := range sectionNames(r.Timings) {
+	for _, name := range sectionNames(r.Timings) {
 		var v []float64
 		for _, t := range r.Timings {
-			if x, ok := t[s]; ok {
+			if x, ok := t[name]; ok {
 				v = append(v, x)
 			}
 		}
-		p("| %s | %.1f ms | %.1f ms |", s, median(v), slices.Max(v))
+		p("| %s | %.1f ms | %.1f ms |", name, median(v), slices.Max(v))
 	}
 	p("")
-	p("## Sizes and footprint")
+	p("### Sizes and footprint")
 	p("")
 	p("| | |")
 	p("|---|---|")
-	p("| agent binary (%s) | %s |", b.o.agent, mib(r.AgentBytes))
-	p("| probe image %s | %s |", r.ProbeImage, mib(r.ImageBytes))
-	p("| agent peak RSS, image present (max of %d runs) | %s |", len(r.AgentRSS), mib(agentRSS*1024))
-	p("| agent peak RSS, image absent (max of %d runs) | %s |", len(r.AgentRSSCold), mib(agentRSSCold*1024))
+	p("| probe image %s, as `docker save` writes it | %s |", r.ProbeImage, mib(r.ImageBytes))
+	p("| the same, as the engine counts it (image inspect's Size) | %s |", mib(r.EngineImageBytes))
+	p("| agent peak RSS, image present (max of %d runs) | %s |", len(r.AgentRSS), mib(maxOf(r.AgentRSS)*1024))
+	p("| agent peak RSS, image absent (max of %d runs) | %s |", len(r.AgentRSSCold), mib(maxOf(r.AgentRSSCold)*1024))
+	p("| agent peak RSS, bundle (max of %d runs) | %s |", len(r.BundleRSS), mib(maxOf(r.BundleRSS)*1024))
 	if r.ProbeRSSErr == "" {
-		p("| probe peak RSS (max of %d runs) | %s VmHWM, %s memory cgroup |", len(r.ProbeHWM), mib(probeHWM*1024), mib(probeCg))
+		p("| probe peak RSS (max of %d runs) | %s VmHWM, %s memory cgroup |", len(r.ProbeHWM), mib(maxOf(r.ProbeHWM)*1024), mib(maxOf(r.ProbeCgroup)))
 		p("")
 		p("Probe peak RSS: %s.", r.ProbeRSSHow)
 	}
 	p("")
-	p("## Watch mode")
+	p("### Watch mode")
 	p("")
 	if r.WatchErr != "" {
-		p("The watch measurement failed: `%s`", r.WatchErr)
+		p("The watch measurement failed: `%s`", firstLine(r.WatchErr))
 		p("")
 	}
 	if len(r.WatchLatency) > 0 {
@@ -310,40 +460,6 @@ func (b *bench) write() error {
 		p("Ctrl-C (SIGINT): the agent ended with %s; probe containers left on the engine afterwards: %d.", r.WatchExit, r.WatchLeftover)
 	}
 	p("")
-	if len(r.Scale) > 0 || r.ScaleErr != "" {
-		p("## Scale")
-		p("")
-		p("`go test -bench BenchmarkCollectScale ./probe/internal/collect` (DOCKPROBE_SCALE=1): collect.Collect")
-		p("in-process against a target in namespaces of its own, holding N interfaces (one third bridges")
-		p("with an address, two thirds veth pairs), M bind mounts in a private mount namespace, and P")
-		p("extra sleep processes. Wall time per collection (ns/op) and CPU time (all threads).")
-		p("")
-		if r.ScaleErr != "" {
-			p("The scale benchmark failed: `%s`", firstLine(r.ScaleErr))
-			p("")
-		}
-		p("| size | wall | CPU | interfaces | mounts | routes | host pids | allocs/op | MB/op |")
-		p("|---|---|---|---|---|---|---|---|---|")
-		for _, s := range r.Scale {
-			p("| %s | %.0f ms | %.0f ms | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f |", s.name, s.nsPerOp/1e6, s.cpuMs, s.interfaces, s.mounts, s.routes, s.hostPIDs, s.allocsOp, s.bytesPerOp/1e6)
-		}
-		p("")
-	}
-	p("## How to reproduce")
-	p("")
-	p("As root on Linux with docker.io, containerd and iproute2 (what `.ci/run` installs):")
-	p("")
-	p("```sh")
-	p("make bench                     # builds bin/agent and bin/dpbare, runs bench/cmd/dpbench, writes docs/benchmarks.md")
-	p("go run ./bench/cmd/dpbench -h  # pairs, rounds, engine name (or LK_NETNS, LK_STATE), output path")
-	p("```")
-	p("")
-	p("The harness starts its own engine (LK_NETNS=%s, LK_STATE=%s) and removes it afterwards.", b.o.netns, b.o.state)
-	if err := os.WriteFile(b.o.out, []byte(w.String()), 0o644); err != nil {
-		return err
-	}
-	b.logf("wrote %s", b.o.out)
-	return nil
 }
 
 func firstLine(s string) string {

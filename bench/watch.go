@@ -217,7 +217,7 @@ func (b *bench) restartDockerd(ctx context.Context, next func(time.Duration, fun
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	logf, err := os.OpenFile(filepath.Join(b.o.state, "dockerd.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	logf, err := os.OpenFile(filepath.Join(b.stateDir(), "dockerd.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
@@ -225,12 +225,17 @@ func (b *bench) restartDockerd(ctx context.Context, next func(time.Duration, fun
 	nsArgs := append([]string{"--mount=/proc/" + b.env["LK_HOLDER_PID"] + "/ns/mnt", "--net=" + b.env["LK_NETNS_PATH"], "--"}, argv...)
 	d := exec.Command("nsenter", nsArgs...)
 	d.Stdout, d.Stderr = logf, logf
+	if b.spec.bin != "" {
+		// As lkenv.sh starts it: the engine's own containerd-shim, runc
+		// and docker-proxy come first on the daemon's PATH.
+		d.Env = append(os.Environ(), "PATH="+b.spec.bin+":"+os.Getenv("PATH"))
+	}
 	d.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	t0 := time.Now()
 	if err := d.Start(); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(b.o.state, "dockerd.pid"), []byte(strconv.Itoa(d.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(b.stateDir(), "dockerd.pid"), []byte(strconv.Itoa(d.Process.Pid)+"\n"), 0o644); err != nil {
 		return err
 	}
 	go d.Wait() // reap it should it exit while we run

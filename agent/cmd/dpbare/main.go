@@ -24,6 +24,16 @@ import (
 	"github.com/dockprobe/dockprobe/internal/version"
 )
 
+// start is close to the process's start; DPBARE_DEBUG=1 prints each
+// step's time since it, as `agent --debug` does, to compare timelines.
+var start = time.Now()
+
+func progress(step string) {
+	if os.Getenv("DPBARE_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "dpbare: %6.1fms %s\n", float64(time.Since(start).Microseconds())/1000, step)
+	}
+}
+
 func main() {
 	if err := run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "dpbare:", strings.ReplaceAll(err.Error(), "\n", " "))
@@ -41,16 +51,19 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	progress("engine ready")
 	im, err := probeimage.Lookup(runtime.GOARCH, version.Version)
 	if err != nil {
 		return err
 	}
-	s, err := launch.Start(ctx, c, launch.Options{Image: im, Options: launcher.Options{Version: version.Version, Deadline: time.Minute}})
+	s, err := launch.Start(ctx, c, launch.Options{Image: im, Options: launcher.Options{Version: version.Version, Deadline: time.Minute, Progress: progress}})
 	if cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("probe image %s is not on the engine (run `agent probe` first, built with the same version): %w", im.Ref, err)
 	}
 	if err != nil {
 		return err
 	}
-	return s.Close()
+	err = s.Close()
+	progress("done")
+	return err
 }

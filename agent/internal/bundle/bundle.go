@@ -13,14 +13,17 @@ package bundle
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dockprobe/dockprobe/agent/internal/redact"
@@ -35,7 +38,11 @@ type File struct {
 	Size     int    `json:"size"`
 	SHA256   string `json:"sha256"`
 	Producer string `json:"producer"`
-	data     []byte
+	// deflated is the content compressed as the zip stores it; crc is
+	// its CRC-32. Both are made in Add, on the caller's goroutine, so
+	// that files added concurrently are also compressed concurrently.
+	deflated []byte
+	crc      uint32
 }
 
 // Tool says what made the bundle.
@@ -70,9 +77,13 @@ type Manifest struct {
 	Files           []File    `json:"files"`
 }
 
-// Builder collects the files of one bundle.
+// Builder collects the files of one bundle. Add is safe for concurrent
+// use; with an anonymizer, identities first seen in files added
+// concurrently get their pseudonyms' numbers in whichever order the files
+// are scrubbed, so callers add such files one after the other.
 type Builder struct {
 	scrub *redact.Scrubber
+	mu    sync.Mutex
 	files map[string]*File
 }
 
@@ -87,7 +98,31 @@ func (b *Builder) Add(name, producer string, data []byte) {
 	name = cleanName(b.scrub.String(name))
 	data = b.scrub.Bytes(data, name)
 	sum := sha256.Sum256(data)
-	b.files[name] = &File{Path: name, Size: len(data), SHA256: hex.EncodeToString(sum[:]), Producer: producer, data: data}
+	f := &File{Path: name, Size: len(data), SHA256: hex.EncodeToString(sum[:]), Producer: producer,
+		deflated: deflate(data), crc: crc32.ChecksumIEEE(data)}
+	b.mu.Lock()
+	b.files[name] = f
+	b.mu.Unlock()
+}
+
+// deflaters are reused: each holds several hundred kB of tables. The
+// fastest level: a bundle holds ~0.5 MB of text, and the default level
+// cost 3x the CPU (~5 ms, on the bundle's critical path) for a zip ~20%
+// smaller.
+var deflaters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestSpeed)
+	return w
+}}
+
+// deflate compresses data as a zip entry's Deflate method stores it.
+func deflate(data []byte) []byte {
+	var buf bytes.Buffer
+	w := deflaters.Get().(*flate.Writer)
+	defer deflaters.Put(w)
+	w.Reset(&buf)
+	w.Write(data) // a bytes.Buffer does not fail
+	w.Close()
+	return buf.Bytes()
 }
 
 // cleanName keeps names relative, slash-separated and free of "..".
@@ -107,6 +142,8 @@ func cleanName(name string) string {
 
 // Files returns the entries so far, in path order.
 func (b *Builder) Files() []File {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	out := make([]File, 0, len(b.files))
 	for _, f := range b.files {
 		out = append(out, *f)
@@ -118,7 +155,8 @@ func (b *Builder) Files() []File {
 // Write writes the zip: README.md and manifest.json first, then every
 // file in path order. m's Files and Redaction are filled here. The
 // manifest lists every other file; README.md and manifest.json describe
-// the bundle and are not listed in it.
+// the bundle and are not listed in it. It is called after every Add has
+// returned.
 func (b *Builder) Write(w io.Writer, m Manifest, readme string, modTime time.Time) error {
 	m.ManifestVersion = ManifestVersion
 	m.Files = b.Files()
@@ -143,24 +181,26 @@ func (b *Builder) Write(w io.Writer, m Manifest, readme string, modTime time.Tim
 	readmeData := b.scrub.Bytes([]byte(readme), "README.md")
 
 	zw := zip.NewWriter(w)
-	put := func(name string, data []byte) error {
-		hdr := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: modTime.UTC()}
+	put := func(name string, size int, deflated []byte, crc uint32) error {
+		hdr := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: modTime.UTC(),
+			CRC32: crc, CompressedSize64: uint64(len(deflated)), UncompressedSize64: uint64(size)}
 		hdr.SetMode(0o644)
-		fw, err := zw.CreateHeader(hdr)
+		fw, err := zw.CreateRaw(hdr)
 		if err != nil {
 			return err
 		}
-		_, err = fw.Write(data)
+		_, err = fw.Write(deflated)
 		return err
 	}
-	if err := put("README.md", readmeData); err != nil {
+	if err := put("README.md", len(readmeData), deflate(readmeData), crc32.ChecksumIEEE(readmeData)); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
-	if err := put("manifest.json", manifest); err != nil {
+	if err := put("manifest.json", len(manifest), deflate(manifest), crc32.ChecksumIEEE(manifest)); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	for _, f := range m.Files {
-		if err := put(f.Path, b.files[f.Path].data); err != nil {
+		kept := b.files[f.Path]
+		if err := put(f.Path, f.Size, kept.deflated, kept.crc); err != nil {
 			return fmt.Errorf("write bundle: %s: %w", f.Path, err)
 		}
 	}

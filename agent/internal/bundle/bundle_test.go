@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,6 +129,47 @@ func TestCleanName(t *testing.T) {
 	for in, want := range map[string]string{"../../x": "x", `a\b`: "a/b", "/abs/p": "abs/p", "c:x": "c_x"} {
 		if got := cleanName(in); got != want {
 			t.Errorf("cleanName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Files added concurrently give the same zip as added one by one, and
+// each entry reads back (the zip reader checks every entry's CRC-32).
+func TestConcurrentAddSameZip(t *testing.T) {
+	names := []string{"a.txt", "b/c.json", "d.html", "e.yaml", "f.txt", "g.txt"}
+	content := func(i int) []byte {
+		return []byte(strings.Repeat("line "+names[i]+" token=plantedtoken123\n", 200*(i+1)))
+	}
+	when := time.Date(2026, 6, 13, 15, 3, 0, 0, time.UTC)
+	zipOf := func(concurrent bool) []byte {
+		b := New(redact.New(nil))
+		var wg sync.WaitGroup
+		for i, n := range names {
+			if concurrent {
+				wg.Go(func() { b.Add(n, "test", content(i)) })
+			} else {
+				b.Add(n, "test", content(i))
+			}
+		}
+		wg.Wait()
+		var buf bytes.Buffer
+		if err := b.Write(&buf, Manifest{CreatedAt: when.Format(time.RFC3339)}, "# readme\n", when); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	one, many := zipOf(false), zipOf(true)
+	if !bytes.Equal(one, many) {
+		t.Error("concurrent Adds gave another zip than sequential ones")
+	}
+	files, err := Open(many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		want := strings.ReplaceAll(string(content(i)), "plantedtoken123", redact.Mask)
+		if string(files[n]) != want {
+			t.Errorf("%s reads back as %d bytes, want %d (redacted)", n, len(files[n]), len(want))
 		}
 	}
 }

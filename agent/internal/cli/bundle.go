@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dockprobe/dockprobe/agent/internal/bundle"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/report"
 	"github.com/dockprobe/dockprobe/internal/version"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -85,25 +87,47 @@ status is the probe's.`,
 
 // runBundle always writes a bundle once the flags are good; the error it
 // returns is the probe's (its exit status tells scripts what happened).
+//
+// After the probe has answered, the run's time is the bundle's own work,
+// so it is spread over the cores: every format is rendered at once
+// (report.WriteAll: the JSON once, YAML and the HTML page from it) and
+// each file is scrubbed, hashed and compressed on its renderer's
+// goroutine as it is added, while the engine's API answers are read; the
+// zip is then only assembled. The probe is hung up on after the zip is
+// written, as `agent probe` does after rendering, so that the engine's
+// teardown of the container does not compete with that work.
 func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr io.Writer) error {
 	created := time.Now().UTC()
-	var agentLog bytes.Buffer
-	logw := io.Writer(&agentLog)
+	agentLog := &lockedBuffer{}
+	logw := io.Writer(agentLog)
 	if g.debug {
-		logw = io.MultiWriter(&agentLog, stderr)
+		logw = io.MultiWriter(agentLog, stderr)
 	}
-	fmt.Fprintf(&agentLog, "agent %s bundle started %s\n", version.Version, created.Format(time.RFC3339))
+	fmt.Fprintf(agentLog, "agent %s bundle started %s\n", version.Version, created.Format(time.RFC3339))
 	o.probe.progress = newProgress(stderr)
 
+	t0 := time.Now()
+	mark := func(what string) {
+		fmt.Fprintf(logw, "agent: %6.1fms bundle: %s\n", float64(time.Since(t0).Microseconds())/1000, what)
+	}
+	// This machine's side of the report does not depend on the engine.
+	hostc := make(chan *probev1.Host, 1)
+	go func() { hostc <- collectHost() }()
 	scrub := o.probe.output.scrubber()
 	b := bundle.New(scrub)
-	rep, runErr := bundleGather(ctx, g, &o.probe, b, logw)
+	rep, answers, runErr := bundleGather(ctx, g, &o.probe, logw)
+	defer func() {
+		if o.probe.hangUp != nil {
+			o.probe.hangUp()
+		}
+	}()
+	mark("gathered")
 	o.probe.progress.Done()
 	if interrupted(ctx) {
 		return context.Cause(ctx) // no bundle from a run the user stopped
 	}
 	if runErr != nil {
-		fmt.Fprintf(&agentLog, "error: %v\n", runErr)
+		fmt.Fprintf(agentLog, "error: %v\n", runErr)
 	}
 	if rep == nil {
 		rep = &probev1.Report{SchemaVersion: probev1.SchemaVersion,
@@ -112,22 +136,38 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	if runErr != nil && len(rep.GetErrors()) == 0 {
 		rep.Errors = append(rep.Errors, &probev1.SectionError{Section: "probe", Message: runErr.Error(), Code: "Unavailable"})
 	}
+	rep.Host = <-hostc
 	analyze(rep)
 	clean := scrub.Report(rep)
-	for _, f := range []struct{ name, format string }{
-		{"report.json", "json"}, {"report.txt", "text"}, {"report.html", "html"}, {"report.yaml", "yaml"},
-	} {
-		var buf bytes.Buffer
-		if err := report.Write(&buf, clean, report.Options{Format: f.format}); err != nil {
-			return err
+	mark("analyzed and scrubbed")
+	// The renderings and the raw files hold only what the scrubbed report
+	// holds (no new identities for the anonymizer), so they are added
+	// concurrently.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		b.Add("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema())
+	})
+	wg.Go(func() { b.AddRaw(clean) })
+	err := report.WriteAll(clean, []string{"json", "text", "html", "yaml"}, func(format string, data []byte) error {
+		ext := format
+		if format == "text" {
+			ext = "txt"
 		}
-		b.Add(f.name, "agent probe -o "+f.format, buf.Bytes())
+		b.Add("report."+ext, "agent probe -o "+format, data)
+		return nil
+	})
+	wg.Wait()
+	if err != nil {
+		return err
 	}
-	b.Add("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema())
-	b.AddRaw(clean)
-	fmt.Fprintf(&agentLog, "bundle written %s\n", time.Now().UTC().Format(time.RFC3339))
+	mark("rendered")
+	// Added one after the other: with --anonymize, these may hold
+	// identities the report does not, and their pseudonyms' numbers
+	// follow the order they are seen in.
+	answers(b)
+	mark("engine answers added")
+	fmt.Fprintf(agentLog, "bundle written %s\n", time.Now().UTC().Format(time.RFC3339))
 	b.Add("agent.log", "the agent's own log (progress, the probe's stderr)", agentLog.Bytes())
-
 	collected := created
 	if ts := rep.GetCollectedAt(); ts != nil {
 		collected = ts.AsTime().UTC()
@@ -153,6 +193,7 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	if err := writeZip(o.file, b, m, bundleReadme(m, clean), collected); err != nil {
 		return err
 	}
+	mark("zip written")
 	if scrub.Anon != nil {
 		if err := writeMapping(o.probe.output.mappingFile, scrub.Anon); err != nil {
 			return err
@@ -167,11 +208,13 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	return runErr
 }
 
-// bundleGather runs the probe like `agent probe` does and also keeps the
-// engine's own answers about itself.
-func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, b *bundle.Builder, logw io.Writer) (*probev1.Report, error) {
+// bundleGather runs the probe like `agent probe` does, leaving a
+// successful session open (o.hangUp), and reads the engine's own answers
+// about itself once the probe has answered, while the caller renders:
+// answers waits for them and adds them to b.
+func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, logw io.Writer) (*probev1.Report, func(*bundle.Builder), error) {
+	none := func(*bundle.Builder) {}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
 	// The log gets everything --debug would show.
 	dg := *g
 	dg.debug = true
@@ -179,23 +222,53 @@ func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, b *bun
 	progress, _ := steps(&dg, o, logw)
 	l, err := o.rt.open(ctx, &dg, launchOptions{probeDeadline: probeDeadline(o.timeout), watchdog: true, warn: logw, progress: progress})
 	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	for _, a := range l.Answers(ctx) {
-		if a.Err != nil {
-			b.Add(a.Name+".error.txt", a.Producer, []byte(a.Err.Error()+"\n"))
-			continue
-		}
-		b.Add(a.Name+".json", a.Producer, a.JSON)
+		cancel()
+		return nil, none, err
 	}
 	o.progress.Step("probe")
+	o.keepOpen = true
 	usage := startUsage(ctx, l)
 	rep, err := gather(ctx, l, &dg, o, logw)
 	if rep != nil {
 		rep.EngineUsage = usage()
 	}
-	return rep, err
+	got := make(chan []launcher.Answer, 1)
+	go func() {
+		defer cancel()
+		defer l.Close()
+		t0 := time.Now()
+		got <- l.Answers(ctx)
+		fmt.Fprintf(logw, "agent: engine answers took %s (while rendering)\n", time.Since(t0).Round(10*time.Microsecond))
+	}()
+	return rep, func(b *bundle.Builder) {
+		for _, a := range <-got {
+			if a.Err != nil {
+				b.Add(a.Name+".error.txt", a.Producer, []byte(a.Err.Error()+"\n"))
+				continue
+			}
+			b.Add(a.Name+".json", a.Producer, a.JSON)
+		}
+	}, err
+}
+
+// lockedBuffer is the agent's log: the probe's stderr may still be
+// written to it while the bundle is assembled.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// Bytes is a copy of what was written so far.
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.buf.Bytes())
 }
 
 func writeZip(file string, b *bundle.Builder, m bundle.Manifest, readme string, modTime time.Time) error {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,11 @@ var (
 	Stdout io.Writer = os.Stdout
 	Stderr io.Writer = os.Stderr
 )
+
+// processStart is close to the agent's start (package initialisation):
+// --debug counts step times from it, so that they show what comes before
+// the engine is first called.
+var processStart = time.Now()
 
 type globalOptions struct {
 	host    string

@@ -75,9 +75,8 @@ func steps(g *globalOptions, o *probeOptions, stderr io.Writer) (progress func(s
 	if !g.debug {
 		return o.progress.Step, io.Discard
 	}
-	start := time.Now()
 	return func(step string) {
-		fmt.Fprintf(stderr, "agent: %6.1fms %s\n", float64(time.Since(start).Microseconds())/1000, step)
+		fmt.Fprintf(stderr, "agent: %6.1fms %s\n", float64(time.Since(processStart).Microseconds())/1000, step)
 	}, stderr
 }
 

@@ -128,7 +128,7 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 			return err
 		}
 		if g.debug {
-			fmt.Fprintf(stderr, "agent: analyze and render took %s\n", time.Since(t0).Round(10*time.Microsecond))
+			fmt.Fprintf(stderr, "agent: %6.1fms analyzed and rendered (in %s)\n", float64(time.Since(processStart).Microseconds())/1000, time.Since(t0).Round(10*time.Microsecond))
 		}
 	}
 	return runErr

@@ -110,13 +110,16 @@ func run(ctx context.Context, l Launcher, o Options, keepOpen bool, waitFacts fu
 	if err != nil {
 		return nil, nil, err
 	}
-	facts := waitFacts()
+	// Only Collect waits for the engine's facts (its hint): on a busy
+	// engine they can still be on their way when the start returns, and
+	// the handshake need not wait for them.
 	type collected struct {
 		rep *probev1.Report
 		err error
 	}
 	collectc := make(chan collected, 1)
 	go func() {
+		facts := waitFacts()
 		rep, err := s.Collect(ctx, &probev1.CollectRequest{
 			Hint: &probev1.TargetHint{
 				DockerRootDir:   facts.GetDockerRootDir(),

@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -57,6 +56,18 @@ type rule struct {
 	// Strings with non-ASCII bytes always run the regexp, since (?i)
 	// folds some non-ASCII letters (K, ſ) onto ASCII ones.
 	may func(v, lower string) bool
+	// fast, when set: starts lists in order every position of an ASCII
+	// string (lower, lowercased) at or after which a match may begin,
+	// and anchored is re matching only at the start of its input: the
+	// rule then runs re only from those positions (replaceAt) instead of
+	// scanning the whole string, which on a rendered HTML report (one
+	// long text that passes may) cost ~75 ms for key-value alone.
+	fast *fastPath
+}
+
+type fastPath struct {
+	starts   func(lower string) []int
+	anchored *regexp.Regexp
 }
 
 // contains is a may: v holds one of subs.
@@ -81,26 +92,26 @@ var secretWords = []string{"pass", "pwd", "token", "secret", "key", "credential"
 var rules = []rule{
 	// PEM blocks first: their body would otherwise be cut up by other rules.
 	{"pem-block", regexp.MustCompile(`-----BEGIN [A-Z0-9 ]+-----(?s:.*?)(-----END [A-Z0-9 ]+-----|\z)`),
-		func([]string) string { return "-----BEGIN " + Mask + "-----" }, contains("-----BEGIN ")},
+		func([]string) string { return "-----BEGIN " + Mask + "-----" }, contains("-----BEGIN "), nil},
 	// scheme://userinfo@ — by pattern, so URLs that net/url rejects are
 	// caught too.
 	{"url-userinfo", regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)([^\s/?#@"'<>]+|[^\s@"'<>]*:[^\s@"'<>]*)@`),
 		func(m []string) string { return m[1] + Mask + "@" },
-		func(v, _ string) bool { return strings.Contains(v, "://") && strings.Contains(v, "@") }},
+		func(v, _ string) bool { return strings.Contains(v, "://") && strings.Contains(v, "@") }, nil},
 	{"bearer", regexp.MustCompile(`(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)`),
 		func(m []string) string { return m[1] + m[2] + Mask },
 		func(v, lower string) bool {
 			return strings.ContainsAny(v, " \t\n\v\f\r") && containsAny(lower, []string{"bearer", "basic", "token"})
-		}},
-	{"jwt", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`), nil, contains("eyJ")},
-	{"aws-access-key", regexp.MustCompile(`\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b`), nil, contains("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA")},
-	{"gcp-api-key", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`), nil, contains("AIza")},
-	{"github-token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b`), nil, contains("gh")},
-	{"slack-token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}\b`), nil, contains("xox")},
-	{"private-key-hex", regexp.MustCompile(`\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,}\b`), nil, contains("k_live_", "k_test_")},
+		}, nil},
+	{"jwt", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`), nil, contains("eyJ"), nil},
+	{"aws-access-key", regexp.MustCompile(`\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b`), nil, contains("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA"), nil},
+	{"gcp-api-key", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`), nil, contains("AIza"), nil},
+	{"github-token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b`), nil, contains("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), nil},
+	{"slack-token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}\b`), nil, contains("xox"), nil},
+	{"private-key-hex", regexp.MustCompile(`\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,}\b`), nil, contains("k_live_", "k_test_"), nil},
 	// key=value and key: value, quoted or not, in any text (argv, labels,
 	// env, config lines, JSON written as text).
-	{"key-value", regexp.MustCompile(`(?i)([A-Za-z0-9_.\-]*(?:pass(?:word|wd|phrase)?|pwd|token|secret|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key|credentials?|session[_-]?key|signature)[A-Za-z0-9_.\-]*)("?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;&}\]]+)`),
+	{"key-value", keyValue,
 		func(m []string) string {
 			if notSecretKey.MatchString(m[1]) || isMask(m[3]) {
 				return m[0]
@@ -113,7 +124,70 @@ var rules = []rule{
 			}
 			return m[1] + m[2] + q + Mask + q
 		},
-		func(v, lower string) bool { return strings.ContainsAny(v, "=:") && containsAny(lower, secretWords) }},
+		func(v, lower string) bool { return strings.ContainsAny(v, "=:") && containsAny(lower, secretWords) },
+		&fastPath{secretWordsAt, anchor(keyValue)}},
+}
+
+// keyValue is the key-value rule's pattern. Its key holds one of
+// secretWords, so a match begins at a run of key characters holding one.
+var keyValue = regexp.MustCompile(`(?i)([A-Za-z0-9_.\-]*(?:pass(?:word|wd|phrase)?|pwd|token|secret|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key|credentials?|session[_-]?key|signature)[A-Za-z0-9_.\-]*)("?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s"',;&}\]]+)`)
+
+func anchor(re *regexp.Regexp) *regexp.Regexp { return regexp.MustCompile(`^(?:` + re.String() + `)`) }
+
+// secretWordsAt returns, in order, where each of secretWords occurs in
+// lower: a key-value match holds one in its key.
+func secretWordsAt(lower string) []int {
+	var at []int
+	for _, w := range secretWords {
+		for i := 0; ; {
+			j := strings.Index(lower[i:], w)
+			if j < 0 {
+				break
+			}
+			at = append(at, i+j)
+			i += j + 1
+		}
+	}
+	slices.Sort(at)
+	return at
+}
+
+func isKeyChar(c byte) bool {
+	return isASCIILetter(c) || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// replaceAt is re.ReplaceAllStringFunc(v, f) for a rule with starts: from
+// each secret word it steps back over the key characters before it (not
+// past the previous match, where the unanchored scan would resume) and
+// tries the anchored pattern there. That is where the leftmost match
+// holding that word begins, if there is one: an earlier start would need
+// key characters before the run, and a later one only shortens the key.
+func (r rule) replaceAt(v, lower string, f func(string) string) string {
+	var b strings.Builder
+	last := 0
+	for _, at := range r.fast.starts(lower) {
+		if at < last {
+			continue
+		}
+		s := at
+		for s > last && isKeyChar(v[s-1]) {
+			s--
+		}
+		loc := r.fast.anchored.FindStringIndex(v[s:])
+		if loc == nil {
+			continue
+		}
+		b.WriteString(v[last:s])
+		b.WriteString(f(v[s : s+loc[1]]))
+		last = s + loc[1]
+	}
+	if last == 0 {
+		return v
+	}
+	b.WriteString(v[last:])
+	return b.String()
 }
 
 func isMask(v string) bool { return strings.Trim(v, `"'`) == Mask }
@@ -175,14 +249,14 @@ func (s *Scrubber) string(v, where string) string {
 	if v == "" {
 		return v
 	}
-	ascii := isASCII(v)
-	lower := strings.ToLower(v) // v itself when it has no upper case
+	ascii := foldsASCII(v)
+	lower := asciiLower(v)
 	for _, r := range rules {
 		if ascii && !r.may(v, lower) {
 			continue
 		}
 		before := v
-		v = r.re.ReplaceAllStringFunc(v, func(match string) string {
+		replace := func(match string) string {
 			var out string
 			if r.repl == nil {
 				out = Mask
@@ -193,10 +267,15 @@ func (s *Scrubber) string(v, where string) string {
 				s.count(r.name, where)
 			}
 			return out
-		})
+		}
+		if ascii && r.fast != nil {
+			v = r.replaceAt(v, lower, replace)
+		} else {
+			v = r.re.ReplaceAllStringFunc(v, replace)
+		}
 		if v != before {
-			// Replacements are ASCII: v stays ASCII if it was.
-			lower = strings.ToLower(v)
+			// Replacements are ASCII: v still folds as ASCII if it did.
+			lower = asciiLower(v)
 		}
 	}
 	if s.Anon != nil {
@@ -205,13 +284,31 @@ func (s *Scrubber) string(v, where string) string {
 	return v
 }
 
-func isASCII(v string) bool {
+// foldsASCII reports whether case-insensitive matching in v involves
+// ASCII letters only, so that the prefilters (may) and the fast paths,
+// which look at v's ASCII bytes lowercased, see every match: the only
+// runes outside ASCII whose case folds reach ASCII letters are K (U+212A,
+// to k) and ſ (U+017F, to s). A rendered HTML report holds a "·" and
+// would otherwise run every regexp over its whole text (~150 ms).
+func foldsASCII(v string) bool {
+	return !strings.ContainsRune(v, '\u212A') && !strings.ContainsRune(v, '\u017F')
+}
+
+// asciiLower lowercases v's ASCII letters and keeps every other byte, so
+// offsets in it are offsets in v.
+func asciiLower(v string) string {
 	for i := 0; i < len(v); i++ {
-		if v[i] >= utf8.RuneSelf {
-			return false
+		if c := v[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(v)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
 		}
 	}
-	return true
+	return v
 }
 
 // Argv scrubs a command line: besides String on every word, the word after

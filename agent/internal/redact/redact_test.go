@@ -156,12 +156,18 @@ func FuzzString(f *testing.F) {
 // checkMay: a rule's prefilter never skips a string its regexp matches.
 func checkMay(t *testing.T, in string) {
 	t.Helper()
-	if !isASCII(in) {
+	if !foldsASCII(in) {
 		return
 	}
 	for _, r := range rules {
-		if r.re.MatchString(in) && !r.may(in, strings.ToLower(in)) {
+		if r.re.MatchString(in) && !r.may(in, asciiLower(in)) {
 			t.Errorf("rule %s: prefilter skips %q, which its regexp matches", r.name, in)
+		}
+		if r.fast != nil {
+			id := func(m string) string { return "<" + m + ">" }
+			if want, got := r.re.ReplaceAllStringFunc(in, id), r.replaceAt(in, asciiLower(in), id); got != want {
+				t.Errorf("rule %s: the fast path finds %q in %q, the regexp %q", r.name, got, in, want)
+			}
 		}
 	}
 }
@@ -184,5 +190,28 @@ func TestMayIsNecessary(t *testing.T) {
 		if !matched {
 			t.Errorf("%q matches no rule: not a useful case", in)
 		}
+	}
+}
+
+// The key-value rule's fast path (replaceAt) finds what its regexp finds:
+// adjacent keys, a match ending where the next key begins, keys inside
+// longer words, values across lines, non-ASCII text around keys, and the
+// rendered reports.
+func TestKeyValueFastPath(t *testing.T) {
+	cases := []string{
+		"password=x token=y", `password="x"token=y`, "xpassword:\n  y", "a.b-c_token: 'q r'",
+		"·password=x", "pass·word=x", "password=\"multi\nline\"", "tokentoken=1", "token token=2",
+		"PASSWORD=x;Api_Key=y&secret=z", "keys: [a, b] key", "password", "=password=x", "--pass=--token=y",
+		"Kelvin: xpasswordK=1", "passwordſ=1",
+	}
+	for _, f := range []string{"desktop.golden.html", "desktop.golden.txt", "desktop.golden.json", "findings.golden.html"} {
+		b, err := os.ReadFile("../report/testdata/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, string(b))
+	}
+	for _, in := range cases {
+		checkMay(t, in)
 	}
 }

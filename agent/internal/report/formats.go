@@ -3,10 +3,12 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"text/template"
 
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -45,6 +47,50 @@ func Write(w io.Writer, r *probev1.Report, opts Options) error {
 		return SVG(w, r)
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", opts.Format, strings.Join(Formats, ", "))
+}
+
+// WriteAll renders r in each of formats (names of Formats) at once, each
+// on its own goroutine, and hands each rendering to put as soon as it is
+// done (put is called concurrently). Nothing is rendered twice: the JSON
+// document is marshalled once, and YAML is converted from it and the HTML
+// page embeds it, where Write would marshal it again for each. Text is
+// uncoloured. It returns once every rendering has ended, with their
+// errors joined.
+func WriteAll(r *probev1.Report, formats []string, put func(format string, data []byte) error) error {
+	js, err := MarshalJSON(r)
+	if err != nil {
+		return err
+	}
+	render := func(format string) ([]byte, error) {
+		var (
+			buf bytes.Buffer
+			err error
+		)
+		switch format {
+		case "json":
+			return js, nil
+		case "yaml":
+			return JSONToYAML(js)
+		case "html":
+			err = htmlWith(&buf, r, js)
+		default:
+			err = Write(&buf, r, Options{Format: format})
+		}
+		return buf.Bytes(), err
+	}
+	errs := make([]error, len(formats))
+	var wg sync.WaitGroup
+	for i, f := range formats {
+		wg.Go(func() {
+			data, err := render(f)
+			if err == nil {
+				err = put(f, data)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Document is the report as the JSON contract shapes it: maps with

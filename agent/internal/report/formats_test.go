@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -169,4 +170,34 @@ func FuzzJSONToYAML(f *testing.F) {
 			t.Errorf("valid JSON %q: %v", in, err)
 		}
 	})
+}
+
+// WriteAll renders each format exactly as Write does, once each.
+func TestWriteAllMatchesWrite(t *testing.T) {
+	for _, name := range []string{"desktop", "findings", "partial"} {
+		rep := loadFixture(t, name)
+		var mu sync.Mutex
+		got := map[string][]byte{}
+		err := WriteAll(rep, Formats, func(format string, data []byte) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, dup := got[format]; dup {
+				t.Errorf("%s: %s handed over twice", name, format)
+			}
+			got[format] = data
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range Formats {
+			var want bytes.Buffer
+			if err := Write(&want, rep, Options{Format: f}); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got[f], want.Bytes()) {
+				t.Errorf("%s: WriteAll's %s differs from Write's (%d vs %d bytes)", name, f, len(got[f]), want.Len())
+			}
+		}
+	}
 }

@@ -104,12 +104,17 @@ func hostGatewaySuffix(fromSubnet, hostGateway string) string {
 // fetch), findings on top, every section a searchable table with its raw
 // JSON one click away, and the whole JSON report at the end.
 func HTML(w io.Writer, r *probev1.Report) error {
-	if r == nil {
-		r = &probev1.Report{}
-	}
 	raw, err := MarshalJSON(r)
 	if err != nil {
 		return err
+	}
+	return htmlWith(w, r, raw)
+}
+
+// htmlWith is HTML for a caller that has r's JSON (MarshalJSON) already.
+func htmlWith(w io.Writer, r *probev1.Report, raw []byte) error {
+	if r == nil {
+		r = &probev1.Report{}
 	}
 	page := htmlPage{
 		Title:     "dockprobe report",
