@@ -14,7 +14,7 @@ PROBE_ARCHES := amd64 arm64
 CROSS     := windows/amd64 windows/arm64 darwin/amd64 darwin/arm64 linux/amd64 linux/arm64
 GOFILES   := $(shell find . -name '*.go' -not -path './bin/*' 2>/dev/null)
 
-.PHONY: help build probe agent cross image proto proto-check check vet fmt-check test unit e2e e2e-k8s fuzz bench clean
+.PHONY: help build probe agent cross image proto proto-check check vet deploy fmt-check test unit e2e e2e-k8s fuzz bench clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,7 +54,7 @@ $(TOOLS)/protoc-gen-go-grpc:
 
 PROTOC_GEN = PATH=$(TOOLS):$$PATH protoc -I proto \
 	  --go_out=paths=source_relative:$(1) --go-grpc_out=paths=source_relative:$(1) \
-	  proto/probe/v1/probe.proto proto/probe/v1/watch.proto
+	  proto/probe/v1/probe.proto proto/probe/v1/watch.proto proto/probe/v1/cluster.proto
 
 proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate the gRPC code from proto/ (needs protoc)
 	$(call PROTOC_GEN,proto)
@@ -70,6 +70,9 @@ vet: probe ## go vet for linux, windows and darwin
 	$(GO) vet ./...
 	GOOS=windows $(GO) vet ./agent/... ./proto/... ./internal/...
 	GOOS=darwin $(GO) vet ./agent/... ./proto/... ./internal/...
+
+deploy: ## regenerate deploy/kubernetes from the code that builds the pod and the roles (agent/internal/kube)
+	$(GO) test -count=1 -run '^TestDeployManifests$$' ./agent/internal/kube -update
 
 fmt-check: ## fail on unformatted Go files
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }

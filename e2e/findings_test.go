@@ -217,6 +217,11 @@ func TestUserNetworkVethAndBridgeNamed(t *testing.T) {
 		net, ctr := fmt.Sprintf("know-net-%d", time.Now().UnixNano()%1e6), fmt.Sprintf("know-web-%d", time.Now().UnixNano()%1e6)
 		id := docker(t, e.Host, "network", "create", "--subnet", "10.123.0.0/24", net)
 		t.Cleanup(func() { exec.Command("docker", "-H", e.Host, "network", "rm", net).Run() })
+		// The probe image is the container's (the agent loads it; the test
+		// must not depend on an earlier test having run the agent).
+		if r := agent(t, e.Host, "probe", "-o", "json"); r.code != 0 {
+			t.Fatalf("agent probe exited %d: %s", r.code, r.stderr)
+		}
 		docker(t, e.Host, "run", "-d", "-i", "--name", ctr, "--network", net, "dockprobe/probe:"+imageTag(t, e.Host), "--deadline", "90s")
 		t.Cleanup(func() { exec.Command("docker", "-H", e.Host, "rm", "-f", ctr).Run() })
 
@@ -252,14 +257,32 @@ func TestUserNetworkVethAndBridgeNamed(t *testing.T) {
 			}
 		}
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		d = doctor(t, e, nil, ns, 0)
-		f := wantStatus(t, d, "net.host-overlap", "warn")
+		// A network in use overlapping a host route is an error: doctor
+		// exits 20 (issue 11).
+		d = doctor(t, e, nil, ns, 20)
+		f := wantStatus(t, d, "net.host-overlap", "fail")
 		ev := strings.Join(f.Evidence, "\n")
 		if !strings.Contains(ev, fmt.Sprintf("Docker network %q 10.123.0.0/24 overlaps host route 10.123.0.0/16 dev vpn0", net)) {
 			t.Errorf("overlap evidence:\n%s", ev)
 		}
 		if len(d.Host.Routes) != 1 || d.Host.Routes[0].Device != "vpn0" {
 			t.Errorf("host routes seen from %s: %+v", ns, d.Host.Routes)
+		}
+
+		// Only an address pool that no network uses yet (172.30.0.0/16, in
+		// dockerd's default 172.28.0.0/14): a warning, and doctor exits 0.
+		for _, c := range [][]string{
+			{"ip", "-n", ns, "addr", "flush", "dev", "vpn0"},
+			{"ip", "-n", ns, "addr", "add", "172.30.0.200/16", "dev", "vpn0"},
+		} {
+			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", c, err, out)
+			}
+		}
+		d = doctor(t, e, nil, ns, 0)
+		f = wantStatus(t, d, "net.host-overlap", "warn")
+		if ev := strings.Join(f.Evidence, "\n"); !strings.Contains(ev, "overlaps host route 172.30.0.0/16 dev vpn0") || strings.Contains(ev, "Docker network") {
+			t.Errorf("pool-only overlap evidence:\n%s", ev)
 		}
 	})
 }

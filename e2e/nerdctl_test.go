@@ -136,7 +136,10 @@ func requireNoNerdctlProbes(t *testing.T, nerdctl nctl, within time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("probe containers left after %s: %s", within, left)
+			// What is still running for this namespace says which side held on.
+			out, _ := exec.Command(nerdctl.path, "--namespace", nerdctl.ns, "ps", "-a", "--no-trunc").CombinedOutput()
+			ps, _ := exec.Command("sh", "-c", "ps -eo pid,ppid,stat,etime,args | grep -F -- '"+nerdctl.ns+"' | grep -v grep | cut -c1-240").CombinedOutput()
+			t.Fatalf("probe containers left after %s: %s\n%s\nprocesses:\n%s", within, left, out, ps)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -266,10 +269,20 @@ func TestNerdctlContainerdOnly(t *testing.T) {
 		if got := get(doc, "daemon", "configFile"); got != env["LK_STATE"]+"/containerd.toml" {
 			t.Errorf(".daemon.configFile = %v", got)
 		}
-		if got := get(doc, "daemon", "config", "grpc", "address"); got != "/run/containerd/containerd.sock" {
-			t.Errorf(".daemon.config.grpc.address = %v (config %v, error %v)", got, get(doc, "daemon", "config"), get(doc, "daemon", "configError"))
+		// The address's key is the config schema's: [grpc] up to containerd
+		// 2.2, the grpc server plugin's table from 2.3 (config version 4).
+		// The address the probe resolves from it is the same on both.
+		addrKey, addrTable := []string{"daemon", "config", "grpc", "address"}, "[grpc]"
+		if !strings.HasPrefix(c.Version, "1.") {
+			addrKey, addrTable = []string{"daemon", "config", "plugins", "io.containerd.server.v1.grpc", "address"}, `[plugins."io.containerd.server.v1.grpc"]`
 		}
-		if raw, _ := get(doc, "daemon", "configRaw").(string); !strings.Contains(raw, "[grpc]") {
+		if got := get(doc, addrKey...); got != "/run/containerd/containerd.sock" {
+			t.Errorf(".%s = %v (config %v, error %v)", strings.Join(addrKey, "."), got, get(doc, "daemon", "config"), get(doc, "daemon", "configError"))
+		}
+		if got := get(doc, "daemon", "containerdAddress"); got != "/run/containerd/containerd.sock" {
+			t.Errorf(".daemon.containerdAddress = %v, want /run/containerd/containerd.sock", got)
+		}
+		if raw, _ := get(doc, "daemon", "configRaw").(string); !strings.Contains(raw, addrTable) {
 			t.Errorf(".daemon.configRaw = %q, want the TOML text", raw)
 		}
 		if got := get(doc, "daemon", "dataRoot"); got != env["LK_STATE"]+"/containerd" {

@@ -46,7 +46,7 @@ const (
 
 // All returns every check in the order they run.
 func All() []Check {
-	return []Check{
+	return append([]Check{
 		{ID: IDProbeRan, Title: "The probe ran inside the engine's VM", DocURL: ownDocs + "proberan", Run: probeRan},
 		{ID: IDProbeSections, Title: "Every section of the report was collected", Requires: []string{IDProbeRan}, Run: probeSections},
 		{ID: IDDaemonFound, Title: "dockerd was found", Requires: []string{IDProbeRan}, Run: daemonFound},
@@ -64,7 +64,7 @@ func All() []Check {
 		{ID: IDNamesHostGateway, Title: "host-gateway matches --host-gateway-ip", Requires: []string{IDProbeRan}, DocURL: docHostGW, Run: hostGateway},
 		{ID: IDNamesSpecial, Title: "host.docker.internal and friends", Requires: []string{IDProbeRan}, DocURL: docNetworking, Run: specialNames},
 		{ID: IDSharesHostPath, Title: "Which host-share path Kubernetes hostPath must use", Requires: []string{IDProbeRan}, DocURL: docHostPath, Run: sharesHostPath},
-	}
+	}, answerChecks()...)
 }
 
 func probeError(rep *probev1.Report) *probev1.SectionError {

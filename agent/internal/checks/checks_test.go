@@ -218,10 +218,17 @@ func TestProbeBlockedByECI(t *testing.T) {
 }
 
 // TestLinuxKitCapture is the LinuxKit-shaped engine's own report: every
-// check passes.
+// check passes, but for net.mtu (the machine it was captured on really has
+// MTU 1400 on its default route and 1500 in the VM) and issue 13's checks
+// whose facts the capture predates (skip).
 func TestLinuxKitCapture(t *testing.T) {
 	got := run(load(t, "lkenv-user-network"))
+	expect(t, got, map[string]string{IDNetMTU: "warn warning"})
 	for id, f := range got {
+		predates := map[string]bool{IDTargetAncestry: true, IDVMDisk: true, IDVMClock: true, IDNetForwarding: true, IDVMMemory: true, IDSharesSlowBinds: true}
+		if id == IDNetMTU || (predates[id] && f.Status == Skip) {
+			continue
+		}
 		if f.Status != Pass {
 			t.Errorf("%s = %s: %s %q", id, f.Status, f.Summary, f.Evidence)
 		}

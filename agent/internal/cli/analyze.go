@@ -9,6 +9,7 @@ import (
 
 	"github.com/dockprobe/dockprobe/agent/internal/checks"
 	"github.com/dockprobe/dockprobe/agent/internal/hostnet"
+	"github.com/dockprobe/dockprobe/agent/internal/hostproxy"
 	"github.com/dockprobe/dockprobe/agent/internal/knowledge"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
@@ -33,6 +34,7 @@ func analyzeWith(rep *probev1.Report, names map[string]string) {
 func collectHost() *probev1.Host {
 	h := hostnet.Collect()
 	h.DesktopSettings = readDesktopSettings()
+	h.Proxies = hostproxy.Collect(os.Getenv)
 	return h
 }
 

@@ -190,7 +190,12 @@ func bundleGather(ctx context.Context, g *globalOptions, o *probeOptions, b *bun
 		b.Add(a.Name+".json", a.Producer, a.JSON)
 	}
 	o.progress.Step("probe")
-	return gather(ctx, l, &dg, o, logw)
+	usage := startUsage(ctx, l)
+	rep, err := gather(ctx, l, &dg, o, logw)
+	if rep != nil {
+		rep.EngineUsage = usage()
+	}
+	return rep, err
 }
 
 func writeZip(file string, b *bundle.Builder, m bundle.Manifest, readme string, modTime time.Time) error {

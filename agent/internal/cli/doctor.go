@@ -80,6 +80,7 @@ func runDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, stdout, 
 	defer l.Close()
 	po := &probeOptions{targetPID: o.targetPID, timeout: o.timeout, privileged: o.privileged}
 	po.output.format = o.output
+	usage := startUsage(ctx, l)
 	rep, runErr := gather(ctx, l, g, po, stderr)
 	if interrupted(ctx) {
 		return context.Cause(ctx) // no verdicts on a run the user stopped
@@ -87,6 +88,7 @@ func runDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, stdout, 
 	if rep == nil {
 		return doctorBlocked(runErr, stdout, o.output)
 	}
+	rep.EngineUsage = usage()
 	analyzeWith(rep, l.ContainerNames(ctx))
 	if err := writeDoctor(stdout, rep, o.output); err != nil {
 		return err

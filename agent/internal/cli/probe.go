@@ -108,6 +108,7 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	defer l.Close()
 
 	o.keepOpen = true
+	usage := startUsage(ctx, l)
 	rep, runErr := gather(ctx, l, g, o, stderr)
 	if o.hangUp != nil {
 		defer o.hangUp()
@@ -121,6 +122,7 @@ func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, st
 	if rep != nil {
 		t0 := time.Now()
 		rep.Host = <-hostc
+		rep.EngineUsage = usage()
 		analyze(rep)
 		if err := render(stdout, rep, o.output); err != nil {
 			return err

@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -19,7 +22,7 @@ import (
 // Responses of a Docker Desktop engine (API 1.41), trimmed to what Facts reads.
 const (
 	desktopVersion = `{"Platform":{"Name":"Docker Desktop 4.12.0 (85629)"},"Version":"20.10.17","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64","KernelVersion":"5.10.124-linuxkit"}`
-	desktopInfo    = `{"ID":"3X4M:PL3","Name":"docker-desktop","ServerVersion":"20.10.17","OperatingSystem":"Docker Desktop","OSType":"linux","Architecture":"x86_64","KernelVersion":"5.10.124-linuxkit","DockerRootDir":"/var/lib/docker","CgroupDriver":"cgroupfs","DefaultRuntime":"runc","SecurityOptions":["name=seccomp,profile=default","name=cgroupns"]}`
+	desktopInfo    = `{"ID":"3X4M:PL3","Name":"docker-desktop","ServerVersion":"20.10.17","OperatingSystem":"Docker Desktop","OSType":"linux","Architecture":"x86_64","KernelVersion":"5.10.124-linuxkit","DockerRootDir":"/var/lib/docker","CgroupDriver":"cgroupfs","DefaultRuntime":"runc","SecurityOptions":["name=seccomp,profile=default","name=cgroupns"],"HttpProxy":"http://user:pw@proxy.corp:3128","HttpsProxy":"http://proxy.corp:3128","NoProxy":"localhost,host.docker.internal","SystemTime":"2026-12-01T04:00:07.5Z"}`
 	// Unsorted on purpose; "mynet" has no bridge.name option.
 	desktopNetworks = `[
  {"Name":"none","Id":"10b3eb0cb1bf","Scope":"local","Driver":"null","IPAM":{"Driver":"default","Config":[]},"Options":{}},
@@ -78,7 +81,23 @@ func startFake(t *testing.T, f *fakeEngine) (*client.Client, endpoint.Endpoint) 
 	return c, ep
 }
 
+// fakeClock makes Now return start, start+10ms, ... for the test.
+func fakeClock(t *testing.T, start time.Time) {
+	t.Helper()
+	old, n := Now, 0
+	var mu sync.Mutex
+	Now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return start.Add(time.Duration(n-1) * 10 * time.Millisecond)
+	}
+	t.Cleanup(func() { Now = old })
+}
+
 func TestFactsFromFakeEngine(t *testing.T) {
+	start := time.Date(2026, 12, 1, 4, 0, 0, 0, time.UTC)
+	fakeClock(t, start)
 	c, ep := startFake(t, &fakeEngine{apiVersion: "1.41", version: desktopVersion, info: desktopInfo, networks: desktopNetworks})
 	got, errs := Facts(context.Background(), c, ep)
 	if len(errs) != 0 {
@@ -100,6 +119,12 @@ func TestFactsFromFakeEngine(t *testing.T) {
 		CgroupDriver:    "cgroupfs",
 		DefaultRuntime:  "runc",
 		SecurityOptions: []string{"name=seccomp,profile=default", "name=cgroupns"},
+		HttpProxy:       "http://user:pw@proxy.corp:3128",
+		HttpsProxy:      "http://proxy.corp:3128",
+		NoProxy:         "localhost,host.docker.internal",
+		Clock: &probev1.ClockReading{Raw: "2026-12-01T04:00:07.5Z",
+			Remote: timestamppb.New(time.Date(2026, 12, 1, 4, 0, 7, 500_000_000, time.UTC)),
+			Asked:  timestamppb.New(start), Answered: timestamppb.New(start.Add(10 * time.Millisecond))},
 		Networks: []*probev1.Network{
 			{Name: "bridge", Id: "f62da0afc63d3c07", Driver: "bridge", Scope: "local", Bridge: "docker0",
 				Subnets: []*probev1.Subnet{{Subnet: "172.17.0.0/16", Gateway: "172.17.0.1"}},

@@ -128,6 +128,12 @@ func (d *Docker) Cleanup(ctx context.Context, warn func(name string, err error))
 	return removed, nil
 }
 
+// Usage is what the issue 13 checks need beyond Facts (engine.Usage,
+// /system/df bounded by engine.DFDeadline).
+func (d *Docker) Usage(ctx context.Context) *probev1.EngineUsage {
+	return engine.Usage(ctx, d.c, engine.DFDeadline)
+}
+
 // ContainerNames implements launcher.Launcher.
 func (d *Docker) ContainerNames(ctx context.Context) map[string]string {
 	list, err := d.c.ContainerList(ctx, client.ContainerListOptions{})

@@ -9,6 +9,8 @@
 package launch
 
 import (
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -406,11 +408,20 @@ func (s *Session) explain(err error) error {
 	}
 }
 
+// Now is the agent's clock; tests replace it.
+var Now = time.Now
+
 // Collect asks the probe for its report.
+// The agent's clock around the call brackets the probe's own answer
+// time (Report.probe_clock), for the clock check.
 func (s *Session) Collect(ctx context.Context, req *probev1.CollectRequest) (*probev1.Report, error) {
+	asked := Now()
 	rep, err := s.Client.Collect(ctx, req)
 	if err != nil {
 		return nil, s.explain(err)
+	}
+	if pc := rep.GetProbeClock(); pc != nil {
+		pc.Asked, pc.Answered = timestamppb.New(asked), timestamppb.New(Now())
 	}
 	return rep, nil
 }

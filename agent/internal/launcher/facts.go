@@ -35,6 +35,12 @@ type Info struct {
 	CgroupDriver    string
 	DefaultRuntime  string
 	SecurityOptions []string
+	HTTPProxy       string `json:"HttpProxy"`
+	HTTPSProxy      string `json:"HttpsProxy"`
+	NoProxy         string
+	// SystemTime is the engine's clock as it answered (RFC 3339); a
+	// runtime that brackets it with its own clock fills Engine.clock.
+	SystemTime string
 }
 
 // Sources are one runtime's queries for Facts; each may fail on its own.
@@ -87,6 +93,7 @@ func Facts(ctx context.Context, base *probev1.Engine, src Sources) (*probev1.Eng
 		e.DockerRootDir = info.DockerRootDir
 		e.CgroupDriver = info.CgroupDriver
 		e.SecurityOptions = info.SecurityOptions
+		e.HttpProxy, e.HttpsProxy, e.NoProxy = info.HTTPProxy, info.HTTPSProxy, info.NoProxy
 		if info.DefaultRuntime != "" {
 			e.DefaultRuntime = info.DefaultRuntime
 		}

@@ -13,7 +13,7 @@ import (
 )
 
 // Formats are the names -o accepts.
-var Formats = []string{"text", "json", "yaml", "html"}
+var Formats = []string{"text", "json", "yaml", "html", "svg"}
 
 // Options selects how Write renders a report.
 type Options struct {
@@ -41,6 +41,8 @@ func Write(w io.Writer, r *probev1.Report, opts Options) error {
 		return YAML(w, r)
 	case "html":
 		return HTML(w, r)
+	case "svg":
+		return SVG(w, r)
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", opts.Format, strings.Join(Formats, ", "))
 }

@@ -40,6 +40,63 @@ type htmlPage struct {
 	Sections  []htmlSection
 	Errors    []*probev1.SectionError
 	RawReport string
+	// Summary is the card atop the page; Picture the network's SVG.
+	Summary [][2]string
+	Counts  []sevCount
+	Picture template.HTML
+}
+
+// sevCount is how many findings have one severity (skips apart).
+type sevCount struct {
+	Severity string
+	N        int
+}
+
+// summaryCard is the engine and VM identity and the few addresses people
+// ask for first.
+func summaryCard(r *probev1.Report) ([][2]string, []sevCount) {
+	e, t, ds := r.GetEngine(), r.GetTarget(), r.GetKnowledge().GetDockerSubnet()
+	var docker0 string
+	for _, n := range e.GetNetworks() {
+		if n.GetName() == "bridge" {
+			for _, s := range n.GetSubnets() {
+				docker0 = join(" gateway ", s.GetSubnet(), s.GetGateway())
+			}
+		}
+	}
+	kv := pairs(
+		"Engine", join(" ", e.GetName(), join(", ", e.GetOs(), "Docker "+e.GetServerVersion())),
+		"VM", join(", ", join(" ", t.GetHostname(), t.GetOsPrettyName()), t.GetKernelRelease()),
+		"dockerd", join(" ", itoa(t.GetPid()), t.GetComm()),
+		"VM address (eth0)", ds.GetVmAddress(),
+		"Docker subnet", ds.GetSubnet(),
+		"Gateway", ds.GetGateway(),
+		"host.docker.internal", join(" ", ds.GetHostAddress(), hostGatewaySuffix(ds.GetHostAddress(), e.GetHostGatewayIp())),
+		"docker0", docker0,
+	)
+	counts := map[string]int{}
+	for _, f := range r.GetFindings() {
+		if f.GetStatus() == "skip" {
+			counts["skip"]++
+		} else {
+			counts[f.GetSeverity()]++
+		}
+	}
+	var out []sevCount
+	for _, s := range []string{"error", "warning", "info", "ok", "skip"} {
+		out = append(out, sevCount{s, counts[s]})
+	}
+	return kv, out
+}
+
+func hostGatewaySuffix(fromSubnet, hostGateway string) string {
+	if hostGateway == "" || hostGateway == fromSubnet {
+		return ""
+	}
+	if fromSubnet == "" {
+		return hostGateway + " (host-gateway)"
+	}
+	return "(host-gateway " + hostGateway + ")"
 }
 
 // HTML writes r as one self-contained HTML page: no external requests
@@ -59,7 +116,10 @@ func HTML(w io.Writer, r *probev1.Report) error {
 		Findings:  r.GetFindings(),
 		Errors:    r.GetErrors(),
 		RawReport: string(raw),
+		// NetworkPicture escapes every text it draws.
+		Picture: template.HTML(NetworkPicture(r)),
 	}
+	page.Summary, page.Counts = summaryCard(r)
 	tool := r.GetTool()
 	page.Subtitle = append(page.Subtitle, "schema "+strconv.Itoa(int(r.GetSchemaVersion())))
 	if v := tool.GetAgentVersion(); v != "" {
@@ -105,6 +165,7 @@ func HTML(w io.Writer, r *probev1.Report) error {
 		ID: "target", Title: "Target", Empty: empty("target"),
 		Pairs: pairs("PID", itoa(tg.GetPid())+" "+tg.GetComm(), "Chosen by", join(": ", tg.GetMethod(), tg.GetReason()),
 			"Hostname", tg.GetHostname(), "OS", tg.GetOsPrettyName(), "Kernel", tg.GetKernelRelease()),
+		Head: ancestryHead(tg), Rows: ancestryRows(tg),
 		Raw: rawJSON(tg),
 	})
 	d := r.GetDaemon()
@@ -266,4 +327,21 @@ func indent(b []byte) string {
 		return string(b)
 	}
 	return out.String()
+}
+
+// ancestryHead and ancestryRows are the target's chain from the VM's pid
+// 1 (first row) to it, with the namespaces each process enters.
+func ancestryHead(tg *probev1.Target) []string {
+	if len(tg.GetAncestry()) == 0 {
+		return nil
+	}
+	return []string{"Ancestry: PID", "PPID", "Comm", "Enters (namespaces that differ from the parent's)", "Could not read"}
+}
+
+func ancestryRows(tg *probev1.Target) [][]string {
+	var rows [][]string
+	for _, s := range tg.GetAncestry() {
+		rows = append(rows, []string{itoa(s.GetPid()), itoa(s.GetPpid()), s.GetComm(), strings.Join(s.GetEnters(), " "), s.GetError()})
+	}
+	return rows
 }

@@ -281,6 +281,26 @@ func (t *textWriter) target(tg *probev1.Target) {
 	) {
 		t.missing("target")
 	}
+	t.ancestry(tg.GetAncestry())
+}
+
+// ancestry prints the chain from the VM's pid 1 to the target, one
+// process a line, with the namespaces each enters.
+func (t *textWriter) ancestry(steps []*probev1.AncestryStep) {
+	if len(steps) == 0 {
+		return
+	}
+	t.printf("  Ancestry (pid 1 first; the namespaces each process enters):\n")
+	for _, s := range steps {
+		line := fmt.Sprintf("    %-7d %-18s", s.GetPid(), s.GetComm())
+		if len(s.GetEnters()) > 0 {
+			line += " enters " + strings.Join(s.GetEnters(), " ")
+		}
+		if s.GetError() != "" {
+			line += " (could not read: " + s.GetError() + ")"
+		}
+		t.printf("%s\n", strings.TrimRight(line, " "))
+	}
 }
 
 func (t *textWriter) daemon(d *probev1.Daemon) {

@@ -38,6 +38,8 @@ type options struct {
 	debug     bool
 	version   bool
 	prefetch  bool
+	wait      bool
+	notify    bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -50,6 +52,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.debug, "debug", false, "log debug detail to stderr")
 	fs.BoolVar(&o.version, "version", false, "print the version to stderr and exit")
 	fs.BoolVar(&o.prefetch, "prefetch", false, "start collecting at once, for an agent that comes through the Docker API, so that the first Collect finds the report ready")
+	fs.BoolVar(&o.wait, "wait", false, "wait quietly until the deadline, SIGTERM, stdin EOF or the end of the servers exec'd beside it (the main process of a Kubernetes probe pod; prints nothing)")
+	fs.BoolVar(&o.notify, "notify-wait", false, "announce this server to the pod's waiting main process (--wait), so that the pod ends with it")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: probe [flags]\n\nServes the dockprobe gRPC service on stdin/stdout; started by `agent probe`, not by people.")
 		fs.PrintDefaults()
@@ -80,11 +84,22 @@ func Run(ctx context.Context, args []string, stdin io.ReadCloser, stdout io.Writ
 		fmt.Fprintf(stderr, "probe %s (protocol %d)\n", version.Version, probev1.ProtocolVersion)
 		return nil
 	}
+	if o.wait {
+		return waitMode(ctx, o.deadline, stdin, WaitSocket)
+	}
 	level := slog.LevelInfo
 	if o.debug {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if o.notify {
+		if c, err := notifyWait(WaitSocket); err != nil {
+			log.Debug("no waiting main process to notify", "err", err)
+		} else {
+			defer c.Close()
+		}
+	}
 
 	ctx, cancel := context.WithTimeoutCause(ctx, o.deadline, ErrDeadline)
 	defer cancel()

@@ -29,6 +29,7 @@ import (
 	"github.com/dockprobe/dockprobe/probe/internal/netif"
 	"github.com/dockprobe/dockprobe/probe/internal/procs"
 	"github.com/dockprobe/dockprobe/probe/internal/sysinfo"
+	"github.com/dockprobe/dockprobe/probe/internal/vmstate"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
@@ -46,7 +47,7 @@ const (
 
 // Sections lists every section in report order.
 var Sections = []string{SectionTarget, SectionDaemon, SectionInterfaces, SectionRoutes, SectionMounts, SectionProcesses, SectionContainer,
-	SectionMountViews, SectionContainerLinks, SectionNames}
+	SectionMountViews, SectionContainerLinks, SectionNames, SectionVMState, SectionKubelet}
 
 // Options says where to look.
 type Options struct {
@@ -222,6 +223,7 @@ func (c *collector) phases() {
 	go c.send(SectionTarget, chooseTime, func() (func(*probev1.Report), error) {
 		t, err := sysinfo.Target(c.fsys, pid)
 		t.Method, t.Reason = choice.Method, choice.Reason
+		t.Ancestry = procs.Ancestry(c.fsys, pid)
 		return func(r *probev1.Report) { r.Target = t }, errors.Join(chooseErr, err)
 	})
 	go c.send(SectionDaemon, inspectTime, func() (func(*probev1.Report), error) {
@@ -240,7 +242,15 @@ func (c *collector) phases() {
 		ps, err := c.processes(scanned)
 		return func(r *probev1.Report) { r.Processes = ps }, errors.Join(scanErr, err)
 	})
+	go c.send(SectionKubelet, 0, func() (func(*probev1.Report), error) {
+		k, nets, err := c.kubelet(choice, scanned)
+		return func(r *probev1.Report) { r.Kubelet, r.CniNetworks = k, nets }, err
+	})
 	c.extras(pid, scanned)
+	go c.send(SectionVMState, 0, func() (func(*probev1.Report), error) {
+		vs, err := vmstate.Collect(c.fsys, pid, dataRoot(choice))
+		return func(r *probev1.Report) { r.VmState = vs }, err
+	})
 }
 
 // network reads interfaces then routes over one netlink socket; a socket

@@ -27,7 +27,9 @@ func startIsolated(tb testing.TB) int {
 	if err != nil {
 		tb.Skip("needs unshare(1)")
 	}
-	cmd := exec.Command(unshare, "--net", "--uts", "sh", "-c", "hostname dockprobe-collect-test && exec sleep 60")
+	// ip_forward off in the new namespace only: the test's own stays as it
+	// is, so reading the target's value proves the read happened there.
+	cmd := exec.Command(unshare, "--net", "--uts", "sh", "-c", "hostname dockprobe-collect-test && echo 0 > /proc/sys/net/ipv4/ip_forward && exec sleep 60")
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -57,6 +59,13 @@ func TestCollectOtherNamespaces(t *testing.T) {
 	}
 	if ifs := r.GetInterfaces(); len(ifs) != 1 || ifs[0].GetName() != "lo" {
 		t.Errorf("interfaces = %v, want only lo", ifs)
+	}
+	own, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if f := r.GetVmState().GetForwarding(); f.GetIpv4() != "0" || f.GetError() != "" {
+		t.Errorf("forwarding = %v, want ip_forward 0 from the target's namespace (ours is %s)", f, strings.TrimSpace(string(own)))
+	}
+	if m := r.GetVmState().GetMemory(); m.GetTotalBytes() <= 0 || m.GetAvailableBytes() <= 0 || m.GetOomKills() < 0 {
+		t.Errorf("memory = %v", m)
 	}
 	if own, _ := os.Hostname(); own == "dockprobe-collect-test" {
 		t.Error("the test process's host name changed")
@@ -110,6 +119,20 @@ func TestCollectFixture(t *testing.T) {
 	if want := []string{"containerd", "dockerd", "containerd-shim", "dockerd"}; !slices.Equal(comms, want) {
 		t.Errorf("processes = %q, want %q", comms, want)
 	}
+	vs := r.GetVmState()
+	if m := vs.GetMemory(); m.GetTotalBytes() != 8130860*1024 || m.GetAvailableBytes() != 4065430*1024 || m.GetOomKills() != 2 || m.GetError() != "" {
+		t.Errorf("memory = %v", m)
+	}
+	if d := vs.GetDataRoot(); d.GetPath() != "/var/lib/docker" || d.GetTotalBytes() <= 0 || d.GetTotalInodes() <= 0 || d.GetError() != "" {
+		t.Errorf("data root = %v", d)
+	}
+	var chain []string
+	for _, s := range tg.GetAncestry() {
+		chain = append(chain, fmt.Sprintf("%d %s %v %s", s.GetPid(), s.GetComm(), s.GetEnters(), s.GetError()))
+	}
+	if want := []string{"1 init [] ", "143 dockerd [] "}; !slices.Equal(chain, want) {
+		t.Errorf("ancestry = %q, want %q", chain, want)
+	}
 	if c := r.GetContainer(); len(c.GetEtcHosts()) != 2 || c.GetHostname() != "probe-1" {
 		t.Errorf("container = %v", c)
 	}
@@ -117,7 +140,8 @@ func TestCollectFixture(t *testing.T) {
 	// the target's uname fail, alone.
 	for _, e := range r.GetErrors() {
 		uts := e.GetSection() == SectionTarget && strings.Contains(e.GetMessage(), "uts namespace of pid 143")
-		if e.GetSection() != SectionInterfaces && e.GetSection() != SectionRoutes && !uts {
+		fwd := e.GetSection() == SectionVMState && strings.HasPrefix(e.GetMessage(), "forwarding: open net namespace of pid 143")
+		if e.GetSection() != SectionInterfaces && e.GetSection() != SectionRoutes && !uts && !fwd {
 			t.Errorf("unexpected error %v", e)
 		}
 	}
@@ -171,6 +195,9 @@ func fixture(t *testing.T) (proc, selfRoot string) {
 97 62 8:64 /data/docker /var/lib/docker rw,relatime shared:34 - ext4 /dev/sde rw
 120 63 0:61 / /run/desktop/mnt/host/c rw,noatime shared:30 - 9p C:\134 rw,aname=drvfs;path=C:\
 `)
+	write("proc/meminfo", "MemTotal:        8130860 kB\nMemFree:          123456 kB\nMemAvailable:    4065430 kB\n")
+	write("proc/vmstat", "nr_free_pages 30864\noom_kill 2\n")
+	write("proc/143/root/var/lib/docker/.keep", "")
 	write("proc/143/root/etc/os-release", "PRETTY_NAME=\"Docker Desktop\"\n")
 	write("proc/143/root/etc/docker/daemon.json", `{"experimental": false, "builder": {"gc": {"enabled": true}}}`)
 	write("self/etc/hosts", "127.0.0.1 localhost\n192.168.65.254 host.docker.internal\n")

@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/dockprobe/dockprobe/probe/internal/hostfs"
+	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
 // ErrParse marks malformed /proc content.
@@ -201,4 +203,65 @@ func quote(s string) string {
 		s = s[:max] + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// maxAncestry bounds the walk up the process tree (a loop in a corrupt
+// or racing /proc must not hang the probe).
+const maxAncestry = 64
+
+// Ancestry returns the chain of processes from the first ancestor that
+// could be read (normally pid 1) down to pid, each with the namespaces it
+// enters: those whose identity differs from its parent's. What could not
+// be read (pid 1's namespace links are often protected) is said in the
+// step's error, never guessed.
+func Ancestry(fsys *hostfs.FS, pid int) []*probev1.AncestryStep {
+	var chain []*probev1.AncestryStep
+	var nss []map[string]string
+	seen := map[int]bool{}
+	for p := pid; p > 0 && !seen[p] && len(chain) < maxAncestry; {
+		seen[p] = true
+		step := &probev1.AncestryStep{Pid: int32(p)}
+		b, err := fsys.ReadProcFile(p, "stat")
+		var st Stat
+		if err == nil {
+			st, err = ParseStat(b)
+		}
+		if err != nil {
+			step.Error = "stat: " + err.Error()
+			chain = append(chain, step)
+			nss = append(nss, nil)
+			break
+		}
+		step.Ppid, step.Comm = int32(st.PPID), st.Comm
+		ns, err := fsys.NamespaceIDs(p)
+		if err != nil {
+			step.Error = "namespaces: " + err.Error()
+		}
+		chain = append(chain, step)
+		nss = append(nss, ns)
+		p = st.PPID
+	}
+	slices.Reverse(chain)
+	slices.Reverse(nss)
+	for i, step := range chain {
+		if i == 0 {
+			continue
+		}
+		parent, own := nss[i-1], nss[i]
+		if len(own) == 0 {
+			continue
+		}
+		if len(parent) == 0 {
+			if step.Error == "" {
+				step.Error = fmt.Sprintf("parent %d's namespaces could not be read: which ones this step enters is unknown", chain[i-1].Pid)
+			}
+			continue
+		}
+		for _, kind := range hostfs.Namespaces {
+			if id, ok := own[kind]; ok && parent[kind] != "" && id != parent[kind] {
+				step.Enters = append(step.Enters, id)
+			}
+		}
+	}
+	return chain
 }

@@ -5,6 +5,8 @@
 package server
 
 import (
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"context"
 	"errors"
 	"fmt"
@@ -120,6 +122,12 @@ func (s *service) Collect(ctx context.Context, req *probev1.CollectRequest) (*pr
 	rep := s.opts.Collect(ctx, req)
 	if err := ctx.Err(); err != nil {
 		return nil, toStatus(err)
+	}
+	// The probe's clock as it answers: the agent brackets it with its own
+	// (vm.clock). Set here, not at collection, which may have been earlier
+	// (--prefetch).
+	if rep != nil {
+		rep.ProbeClock = &probev1.ClockReading{Remote: timestamppb.Now()}
 	}
 	return &probev1.CollectResponse{Report: rep}, nil
 }

@@ -349,8 +349,27 @@ type Report struct {
 	// Each running container's end of its network links (probe-collected),
 	// so that a veth in the VM can be named by the container on its other end.
 	ContainerLinks []*ContainerLink `protobuf:"bytes,19,rep,name=container_links,json=containerLinks,proto3" json:"container_links,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The node's kubelet (probe-collected, when one runs): its flags, its
+	// --config file parsed (credentials masked), root-dir as data_root and
+	// its container runtime endpoint as containerd_address. Absent on hosts
+	// without a kubelet, and where it is embedded in another binary (k3s).
+	Kubelet *Daemon `protobuf:"bytes,20,opt,name=kubelet,proto3" json:"kubelet,omitempty"`
+	// The CNI network configurations of the node's runtime (its CNI conf_dir,
+	// /etc/cni/net.d by default), read beside the kubelet (probe-collected
+	// when one runs).
+	CniNetworks []*Network `protobuf:"bytes,21,rep,name=cni_networks,json=cniNetworks,proto3" json:"cni_networks,omitempty"`
+	// Issue 13 (numbers from 30 up, leaving room for other additions).
+	// The VM's own state as the probe read it in dockerd's namespaces: the
+	// data-root's filesystem, IP forwarding, memory (probe-collected).
+	VmState *VmState `protobuf:"bytes,30,opt,name=vm_state,json=vmState,proto3" json:"vm_state,omitempty"`
+	// The probe's clock against the agent's, around the Collect call (the
+	// probe fills remote, the agent asked and answered).
+	ProbeClock *ClockReading `protobuf:"bytes,31,opt,name=probe_clock,json=probeClock,proto3" json:"probe_clock,omitempty"`
+	// What the agent asked the engine for the issue 13 checks: disk usage
+	// totals, OOM-killed containers, bind mounts from host drive shares.
+	EngineUsage   *EngineUsage `protobuf:"bytes,32,opt,name=engine_usage,json=engineUsage,proto3" json:"engine_usage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Report) Reset() {
@@ -516,6 +535,804 @@ func (x *Report) GetContainerLinks() []*ContainerLink {
 	return nil
 }
 
+func (x *Report) GetKubelet() *Daemon {
+	if x != nil {
+		return x.Kubelet
+	}
+	return nil
+}
+
+func (x *Report) GetCniNetworks() []*Network {
+	if x != nil {
+		return x.CniNetworks
+	}
+	return nil
+}
+
+func (x *Report) GetVmState() *VmState {
+	if x != nil {
+		return x.VmState
+	}
+	return nil
+}
+
+func (x *Report) GetProbeClock() *ClockReading {
+	if x != nil {
+		return x.ProbeClock
+	}
+	return nil
+}
+
+func (x *Report) GetEngineUsage() *EngineUsage {
+	if x != nil {
+		return x.EngineUsage
+	}
+	return nil
+}
+
+// VmState is what the probe read of the VM itself; each part says its
+// own error, so one unreadable file never loses the others.
+type VmState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DataRoot      *Filesystem            `protobuf:"bytes,1,opt,name=data_root,json=dataRoot,proto3" json:"data_root,omitempty"`
+	Forwarding    *Forwarding            `protobuf:"bytes,2,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
+	Memory        *Memory                `protobuf:"bytes,3,opt,name=memory,proto3" json:"memory,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmState) Reset() {
+	*x = VmState{}
+	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmState) ProtoMessage() {}
+
+func (x *VmState) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmState.ProtoReflect.Descriptor instead.
+func (*VmState) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *VmState) GetDataRoot() *Filesystem {
+	if x != nil {
+		return x.DataRoot
+	}
+	return nil
+}
+
+func (x *VmState) GetForwarding() *Forwarding {
+	if x != nil {
+		return x.Forwarding
+	}
+	return nil
+}
+
+func (x *VmState) GetMemory() *Memory {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+// Filesystem is statfs(2) of one path in the target's mount namespace.
+// Sizes are bytes as JSON numbers (doubles: exact below 2^53).
+type Filesystem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The path asked for (dockerd's data-root), as the target sees it.
+	Path       string  `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	TotalBytes float64 `protobuf:"fixed64,2,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	FreeBytes  float64 `protobuf:"fixed64,3,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
+	// What an unprivileged writer may still use (df's "Avail").
+	AvailableBytes float64 `protobuf:"fixed64,4,opt,name=available_bytes,json=availableBytes,proto3" json:"available_bytes,omitempty"`
+	TotalInodes    float64 `protobuf:"fixed64,5,opt,name=total_inodes,json=totalInodes,proto3" json:"total_inodes,omitempty"`
+	FreeInodes     float64 `protobuf:"fixed64,6,opt,name=free_inodes,json=freeInodes,proto3" json:"free_inodes,omitempty"`
+	Error          string  `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Filesystem) Reset() {
+	*x = Filesystem{}
+	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Filesystem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Filesystem) ProtoMessage() {}
+
+func (x *Filesystem) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Filesystem.ProtoReflect.Descriptor instead.
+func (*Filesystem) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Filesystem) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *Filesystem) GetTotalBytes() float64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetFreeBytes() float64 {
+	if x != nil {
+		return x.FreeBytes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetAvailableBytes() float64 {
+	if x != nil {
+		return x.AvailableBytes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetTotalInodes() float64 {
+	if x != nil {
+		return x.TotalInodes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetFreeInodes() float64 {
+	if x != nil {
+		return x.FreeInodes
+	}
+	return 0
+}
+
+func (x *Filesystem) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// Forwarding is the IP forwarding sysctls of the target's network
+// namespace ("1", "0", or "" when the file does not exist).
+type Forwarding struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ipv4  string                 `protobuf:"bytes,1,opt,name=ipv4,proto3" json:"ipv4,omitempty"` // net.ipv4.ip_forward
+	Ipv6  string                 `protobuf:"bytes,2,opt,name=ipv6,proto3" json:"ipv6,omitempty"` // net.ipv6.conf.all.forwarding
+	// net.ipv6.conf.all.disable_ipv6 is 0 (and the kernel has IPv6).
+	Ipv6Enabled   bool   `protobuf:"varint,3,opt,name=ipv6_enabled,json=ipv6Enabled,proto3" json:"ipv6_enabled,omitempty"`
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Forwarding) Reset() {
+	*x = Forwarding{}
+	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Forwarding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Forwarding) ProtoMessage() {}
+
+func (x *Forwarding) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Forwarding.ProtoReflect.Descriptor instead.
+func (*Forwarding) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Forwarding) GetIpv4() string {
+	if x != nil {
+		return x.Ipv4
+	}
+	return ""
+}
+
+func (x *Forwarding) GetIpv6() string {
+	if x != nil {
+		return x.Ipv6
+	}
+	return ""
+}
+
+func (x *Forwarding) GetIpv6Enabled() bool {
+	if x != nil {
+		return x.Ipv6Enabled
+	}
+	return false
+}
+
+func (x *Forwarding) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// Memory is the VM's /proc/meminfo and /proc/vmstat (not namespaced).
+type Memory struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	TotalBytes     float64                `protobuf:"fixed64,1,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	AvailableBytes float64                `protobuf:"fixed64,2,opt,name=available_bytes,json=availableBytes,proto3" json:"available_bytes,omitempty"`
+	// The kernel's oom_kill counter since boot (/proc/vmstat; -1 when the
+	// kernel does not count).
+	OomKills      float64 `protobuf:"fixed64,3,opt,name=oom_kills,json=oomKills,proto3" json:"oom_kills,omitempty"`
+	Error         string  `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Memory) Reset() {
+	*x = Memory{}
+	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Memory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Memory) ProtoMessage() {}
+
+func (x *Memory) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Memory.ProtoReflect.Descriptor instead.
+func (*Memory) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Memory) GetTotalBytes() float64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+func (x *Memory) GetAvailableBytes() float64 {
+	if x != nil {
+		return x.AvailableBytes
+	}
+	return 0
+}
+
+func (x *Memory) GetOomKills() float64 {
+	if x != nil {
+		return x.OomKills
+	}
+	return 0
+}
+
+func (x *Memory) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// ClockReading is one remote clock read by the agent: the remote's time
+// and the agent's own clock when it asked and when the answer came.
+type ClockReading struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Remote   *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=remote,proto3" json:"remote,omitempty"`
+	Asked    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=asked,proto3" json:"asked,omitempty"`
+	Answered *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=answered,proto3" json:"answered,omitempty"`
+	// The remote's time as it gave it (the engine's /info SystemTime).
+	Raw           string `protobuf:"bytes,4,opt,name=raw,proto3" json:"raw,omitempty"`
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClockReading) Reset() {
+	*x = ClockReading{}
+	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClockReading) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClockReading) ProtoMessage() {}
+
+func (x *ClockReading) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClockReading.ProtoReflect.Descriptor instead.
+func (*ClockReading) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ClockReading) GetRemote() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Remote
+	}
+	return nil
+}
+
+func (x *ClockReading) GetAsked() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Asked
+	}
+	return nil
+}
+
+func (x *ClockReading) GetAnswered() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Answered
+	}
+	return nil
+}
+
+func (x *ClockReading) GetRaw() string {
+	if x != nil {
+		return x.Raw
+	}
+	return ""
+}
+
+func (x *ClockReading) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// EngineUsage is the engine API's answer for the issue 13 checks.
+type EngineUsage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// /system/df answered within its deadline; otherwise df_error says
+	// "not measured" and why.
+	DfMeasured                 bool    `protobuf:"varint,1,opt,name=df_measured,json=dfMeasured,proto3" json:"df_measured,omitempty"`
+	DfError                    string  `protobuf:"bytes,2,opt,name=df_error,json=dfError,proto3" json:"df_error,omitempty"`
+	ImagesBytes                float64 `protobuf:"fixed64,3,opt,name=images_bytes,json=imagesBytes,proto3" json:"images_bytes,omitempty"`
+	BuildCacheBytes            float64 `protobuf:"fixed64,4,opt,name=build_cache_bytes,json=buildCacheBytes,proto3" json:"build_cache_bytes,omitempty"`
+	ContainersBytes            float64 `protobuf:"fixed64,5,opt,name=containers_bytes,json=containersBytes,proto3" json:"containers_bytes,omitempty"`
+	VolumesBytes               float64 `protobuf:"fixed64,6,opt,name=volumes_bytes,json=volumesBytes,proto3" json:"volumes_bytes,omitempty"`
+	BuildCacheReclaimableBytes float64 `protobuf:"fixed64,7,opt,name=build_cache_reclaimable_bytes,json=buildCacheReclaimableBytes,proto3" json:"build_cache_reclaimable_bytes,omitempty"`
+	ImagesReclaimableBytes     float64 `protobuf:"fixed64,8,opt,name=images_reclaimable_bytes,json=imagesReclaimableBytes,proto3" json:"images_reclaimable_bytes,omitempty"`
+	// Containers the engine marks OOMKilled.
+	OomKilled []*ContainerRef `protobuf:"bytes,9,rep,name=oom_killed,json=oomKilled,proto3" json:"oom_killed,omitempty"`
+	// Running containers' bind mounts from a host drive share.
+	ShareBinds []*ContainerRef `protobuf:"bytes,10,rep,name=share_binds,json=shareBinds,proto3" json:"share_binds,omitempty"`
+	// How many containers were inspected, and why not more.
+	ContainersInspected int32  `protobuf:"varint,11,opt,name=containers_inspected,json=containersInspected,proto3" json:"containers_inspected,omitempty"`
+	Error               string `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *EngineUsage) Reset() {
+	*x = EngineUsage{}
+	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineUsage) ProtoMessage() {}
+
+func (x *EngineUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineUsage.ProtoReflect.Descriptor instead.
+func (*EngineUsage) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *EngineUsage) GetDfMeasured() bool {
+	if x != nil {
+		return x.DfMeasured
+	}
+	return false
+}
+
+func (x *EngineUsage) GetDfError() string {
+	if x != nil {
+		return x.DfError
+	}
+	return ""
+}
+
+func (x *EngineUsage) GetImagesBytes() float64 {
+	if x != nil {
+		return x.ImagesBytes
+	}
+	return 0
+}
+
+func (x *EngineUsage) GetBuildCacheBytes() float64 {
+	if x != nil {
+		return x.BuildCacheBytes
+	}
+	return 0
+}
+
+func (x *EngineUsage) GetContainersBytes() float64 {
+	if x != nil {
+		return x.ContainersBytes
+	}
+	return 0
+}
+
+func (x *EngineUsage) GetVolumesBytes() float64 {
+	if x != nil {
+		return x.VolumesBytes
+	}
+	return 0
+}
+
+func (x *EngineUsage) GetBuildCacheReclaimableBytes() float64 {
+	if x != nil {
+		return x.BuildCacheReclaimableBytes
+	}
+	return 0
+}
+
+func (x *EngineUsage) GetImagesReclaimableBytes() float64 {
+	if x != nil {
+		return x.ImagesReclaimableBytes
+	}
+	return 0
+}
+
+func (x *EngineUsage) GetOomKilled() []*ContainerRef {
+	if x != nil {
+		return x.OomKilled
+	}
+	return nil
+}
+
+func (x *EngineUsage) GetShareBinds() []*ContainerRef {
+	if x != nil {
+		return x.ShareBinds
+	}
+	return nil
+}
+
+func (x *EngineUsage) GetContainersInspected() int32 {
+	if x != nil {
+		return x.ContainersInspected
+	}
+	return 0
+}
+
+func (x *EngineUsage) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// ContainerRef is one container and the fact that made it listed.
+type ContainerRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Image string                 `protobuf:"bytes,3,opt,name=image,proto3" json:"image,omitempty"`
+	// The memory limit in bytes (0: none).
+	MemoryLimitBytes float64 `protobuf:"fixed64,4,opt,name=memory_limit_bytes,json=memoryLimitBytes,proto3" json:"memory_limit_bytes,omitempty"`
+	// A bind mount's source in the VM and destination in the container.
+	Source        string `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	Destination   string `protobuf:"bytes,6,opt,name=destination,proto3" json:"destination,omitempty"`
+	State         string `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContainerRef) Reset() {
+	*x = ContainerRef{}
+	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContainerRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContainerRef) ProtoMessage() {}
+
+func (x *ContainerRef) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContainerRef.ProtoReflect.Descriptor instead.
+func (*ContainerRef) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ContainerRef) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ContainerRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ContainerRef) GetImage() string {
+	if x != nil {
+		return x.Image
+	}
+	return ""
+}
+
+func (x *ContainerRef) GetMemoryLimitBytes() float64 {
+	if x != nil {
+		return x.MemoryLimitBytes
+	}
+	return 0
+}
+
+func (x *ContainerRef) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ContainerRef) GetDestination() string {
+	if x != nil {
+		return x.Destination
+	}
+	return ""
+}
+
+func (x *ContainerRef) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+// AncestryStep is one process on the chain from the VM's pid 1 to the
+// target, with the namespaces it enters (those that differ from its
+// parent's).
+type AncestryStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pid   int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	Ppid  int32                  `protobuf:"varint,2,opt,name=ppid,proto3" json:"ppid,omitempty"`
+	Comm  string                 `protobuf:"bytes,3,opt,name=comm,proto3" json:"comm,omitempty"`
+	// "net:[4026532]" for each namespace kind that differs from the parent's.
+	Enters []string `protobuf:"bytes,4,rep,name=enters,proto3" json:"enters,omitempty"`
+	// What could not be read (pid 1's namespace links are often protected).
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AncestryStep) Reset() {
+	*x = AncestryStep{}
+	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AncestryStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AncestryStep) ProtoMessage() {}
+
+func (x *AncestryStep) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AncestryStep.ProtoReflect.Descriptor instead.
+func (*AncestryStep) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AncestryStep) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *AncestryStep) GetPpid() int32 {
+	if x != nil {
+		return x.Ppid
+	}
+	return 0
+}
+
+func (x *AncestryStep) GetComm() string {
+	if x != nil {
+		return x.Comm
+	}
+	return ""
+}
+
+func (x *AncestryStep) GetEnters() []string {
+	if x != nil {
+		return x.Enters
+	}
+	return nil
+}
+
+func (x *AncestryStep) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// ProxySetting is one proxy configuration the agent found on the host.
+type ProxySetting struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// environment, or "Internet Settings" on Windows.
+	Source        string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	HttpProxy     string `protobuf:"bytes,2,opt,name=http_proxy,json=httpProxy,proto3" json:"http_proxy,omitempty"`
+	HttpsProxy    string `protobuf:"bytes,3,opt,name=https_proxy,json=httpsProxy,proto3" json:"https_proxy,omitempty"`
+	NoProxy       string `protobuf:"bytes,4,opt,name=no_proxy,json=noProxy,proto3" json:"no_proxy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProxySetting) Reset() {
+	*x = ProxySetting{}
+	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProxySetting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProxySetting) ProtoMessage() {}
+
+func (x *ProxySetting) ProtoReflect() protoreflect.Message {
+	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProxySetting.ProtoReflect.Descriptor instead.
+func (*ProxySetting) Descriptor() ([]byte, []int) {
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ProxySetting) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ProxySetting) GetHttpProxy() string {
+	if x != nil {
+		return x.HttpProxy
+	}
+	return ""
+}
+
+func (x *ProxySetting) GetHttpsProxy() string {
+	if x != nil {
+		return x.HttpsProxy
+	}
+	return ""
+}
+
+func (x *ProxySetting) GetNoProxy() string {
+	if x != nil {
+		return x.NoProxy
+	}
+	return ""
+}
+
 // ContainerLink is one interface inside a container's network namespace.
 type ContainerLink struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -536,7 +1353,7 @@ type ContainerLink struct {
 
 func (x *ContainerLink) Reset() {
 	*x = ContainerLink{}
-	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	mi := &file_probe_v1_probe_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +1365,7 @@ func (x *ContainerLink) String() string {
 func (*ContainerLink) ProtoMessage() {}
 
 func (x *ContainerLink) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[6]
+	mi := &file_probe_v1_probe_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +1378,7 @@ func (x *ContainerLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerLink.ProtoReflect.Descriptor instead.
 func (*ContainerLink) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{6}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ContainerLink) GetContainerId() string {
@@ -638,7 +1455,7 @@ type Knowledge struct {
 
 func (x *Knowledge) Reset() {
 	*x = Knowledge{}
-	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	mi := &file_probe_v1_probe_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +1467,7 @@ func (x *Knowledge) String() string {
 func (*Knowledge) ProtoMessage() {}
 
 func (x *Knowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[7]
+	mi := &file_probe_v1_probe_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +1480,7 @@ func (x *Knowledge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Knowledge.ProtoReflect.Descriptor instead.
 func (*Knowledge) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{7}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Knowledge) GetDockerSubnet() *DockerSubnet {
@@ -718,7 +1535,7 @@ type DockerSubnet struct {
 
 func (x *DockerSubnet) Reset() {
 	*x = DockerSubnet{}
-	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	mi := &file_probe_v1_probe_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +1547,7 @@ func (x *DockerSubnet) String() string {
 func (*DockerSubnet) ProtoMessage() {}
 
 func (x *DockerSubnet) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[8]
+	mi := &file_probe_v1_probe_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +1560,7 @@ func (x *DockerSubnet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DockerSubnet.ProtoReflect.Descriptor instead.
 func (*DockerSubnet) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{8}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DockerSubnet) GetSubnet() string {
@@ -807,7 +1624,7 @@ type AddressPool struct {
 
 func (x *AddressPool) Reset() {
 	*x = AddressPool{}
-	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	mi := &file_probe_v1_probe_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1636,7 @@ func (x *AddressPool) String() string {
 func (*AddressPool) ProtoMessage() {}
 
 func (x *AddressPool) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[9]
+	mi := &file_probe_v1_probe_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1649,7 @@ func (x *AddressPool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressPool.ProtoReflect.Descriptor instead.
 func (*AddressPool) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{9}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AddressPool) GetBase() string {
@@ -870,7 +1687,7 @@ type ConfigValue struct {
 
 func (x *ConfigValue) Reset() {
 	*x = ConfigValue{}
-	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	mi := &file_probe_v1_probe_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +1699,7 @@ func (x *ConfigValue) String() string {
 func (*ConfigValue) ProtoMessage() {}
 
 func (x *ConfigValue) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[10]
+	mi := &file_probe_v1_probe_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +1712,7 @@ func (x *ConfigValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigValue.ProtoReflect.Descriptor instead.
 func (*ConfigValue) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{10}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConfigValue) GetKey() string {
@@ -948,7 +1765,7 @@ type SharePath struct {
 
 func (x *SharePath) Reset() {
 	*x = SharePath{}
-	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	mi := &file_probe_v1_probe_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1777,7 @@ func (x *SharePath) String() string {
 func (*SharePath) ProtoMessage() {}
 
 func (x *SharePath) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[11]
+	mi := &file_probe_v1_probe_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1790,7 @@ func (x *SharePath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharePath.ProtoReflect.Descriptor instead.
 func (*SharePath) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{11}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SharePath) GetPath() string {
@@ -1054,13 +1871,15 @@ type Host struct {
 	Routes          []*Route               `protobuf:"bytes,4,rep,name=routes,proto3" json:"routes,omitempty"`
 	Errors          []*SectionError        `protobuf:"bytes,5,rep,name=errors,proto3" json:"errors,omitempty"`
 	DesktopSettings *DesktopSettings       `protobuf:"bytes,6,opt,name=desktop_settings,json=desktopSettings,proto3" json:"desktop_settings,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The host's proxy settings (issue 13), redacted when rendered.
+	Proxies       []*ProxySetting `protobuf:"bytes,30,rep,name=proxies,proto3" json:"proxies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Host) Reset() {
 	*x = Host{}
-	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	mi := &file_probe_v1_probe_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1891,7 @@ func (x *Host) String() string {
 func (*Host) ProtoMessage() {}
 
 func (x *Host) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[12]
+	mi := &file_probe_v1_probe_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1904,7 @@ func (x *Host) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Host.ProtoReflect.Descriptor instead.
 func (*Host) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{12}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Host) GetOs() string {
@@ -1130,6 +1949,13 @@ func (x *Host) GetDesktopSettings() *DesktopSettings {
 	return nil
 }
 
+func (x *Host) GetProxies() []*ProxySetting {
+	if x != nil {
+		return x.Proxies
+	}
+	return nil
+}
+
 // DesktopSettings is what the agent read of Docker Desktop's
 // settings-store.json (keys matched case-insensitively).
 type DesktopSettings struct {
@@ -1145,7 +1971,7 @@ type DesktopSettings struct {
 
 func (x *DesktopSettings) Reset() {
 	*x = DesktopSettings{}
-	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	mi := &file_probe_v1_probe_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1983,7 @@ func (x *DesktopSettings) String() string {
 func (*DesktopSettings) ProtoMessage() {}
 
 func (x *DesktopSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[13]
+	mi := &file_probe_v1_probe_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1996,7 @@ func (x *DesktopSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesktopSettings.ProtoReflect.Descriptor instead.
 func (*DesktopSettings) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{13}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DesktopSettings) GetPath() string {
@@ -1215,7 +2041,7 @@ type MountView struct {
 
 func (x *MountView) Reset() {
 	*x = MountView{}
-	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	mi := &file_probe_v1_probe_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +2053,7 @@ func (x *MountView) String() string {
 func (*MountView) ProtoMessage() {}
 
 func (x *MountView) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[14]
+	mi := &file_probe_v1_probe_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +2066,7 @@ func (x *MountView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MountView.ProtoReflect.Descriptor instead.
 func (*MountView) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{14}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MountView) GetPid() int32 {
@@ -1293,7 +2119,7 @@ type NameLookup struct {
 
 func (x *NameLookup) Reset() {
 	*x = NameLookup{}
-	mi := &file_probe_v1_probe_proto_msgTypes[15]
+	mi := &file_probe_v1_probe_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +2131,7 @@ func (x *NameLookup) String() string {
 func (*NameLookup) ProtoMessage() {}
 
 func (x *NameLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[15]
+	mi := &file_probe_v1_probe_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +2144,7 @@ func (x *NameLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NameLookup.ProtoReflect.Descriptor instead.
 func (*NameLookup) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{15}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NameLookup) GetName() string {
@@ -1380,7 +2206,7 @@ type Finding struct {
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_probe_v1_probe_proto_msgTypes[16]
+	mi := &file_probe_v1_probe_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +2218,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[16]
+	mi := &file_probe_v1_probe_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +2231,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{16}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Finding) GetId() string {
@@ -1476,7 +2302,7 @@ type Tool struct {
 
 func (x *Tool) Reset() {
 	*x = Tool{}
-	mi := &file_probe_v1_probe_proto_msgTypes[17]
+	mi := &file_probe_v1_probe_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +2314,7 @@ func (x *Tool) String() string {
 func (*Tool) ProtoMessage() {}
 
 func (x *Tool) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[17]
+	mi := &file_probe_v1_probe_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +2327,7 @@ func (x *Tool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tool.ProtoReflect.Descriptor instead.
 func (*Tool) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{17}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Tool) GetAgentVersion() string {
@@ -1554,13 +2380,20 @@ type Engine struct {
 	CgroupDriver    string   `protobuf:"bytes,15,opt,name=cgroup_driver,json=cgroupDriver,proto3" json:"cgroup_driver,omitempty"`
 	DefaultRuntime  string   `protobuf:"bytes,16,opt,name=default_runtime,json=defaultRuntime,proto3" json:"default_runtime,omitempty"`
 	SecurityOptions []string `protobuf:"bytes,17,rep,name=security_options,json=securityOptions,proto3" json:"security_options,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The engine's proxy (/info HttpProxy, HttpsProxy, NoProxy), redacted
+	// when rendered.
+	HttpProxy  string `protobuf:"bytes,30,opt,name=http_proxy,json=httpProxy,proto3" json:"http_proxy,omitempty"`
+	HttpsProxy string `protobuf:"bytes,31,opt,name=https_proxy,json=httpsProxy,proto3" json:"https_proxy,omitempty"`
+	NoProxy    string `protobuf:"bytes,32,opt,name=no_proxy,json=noProxy,proto3" json:"no_proxy,omitempty"`
+	// The engine's clock (/info SystemTime) around the agent's /info call.
+	Clock         *ClockReading `protobuf:"bytes,33,opt,name=clock,proto3" json:"clock,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Engine) Reset() {
 	*x = Engine{}
-	mi := &file_probe_v1_probe_proto_msgTypes[18]
+	mi := &file_probe_v1_probe_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +2405,7 @@ func (x *Engine) String() string {
 func (*Engine) ProtoMessage() {}
 
 func (x *Engine) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[18]
+	mi := &file_probe_v1_probe_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +2418,7 @@ func (x *Engine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Engine.ProtoReflect.Descriptor instead.
 func (*Engine) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{18}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Engine) GetName() string {
@@ -1707,6 +2540,34 @@ func (x *Engine) GetSecurityOptions() []string {
 	return nil
 }
 
+func (x *Engine) GetHttpProxy() string {
+	if x != nil {
+		return x.HttpProxy
+	}
+	return ""
+}
+
+func (x *Engine) GetHttpsProxy() string {
+	if x != nil {
+		return x.HttpsProxy
+	}
+	return ""
+}
+
+func (x *Engine) GetNoProxy() string {
+	if x != nil {
+		return x.NoProxy
+	}
+	return ""
+}
+
+func (x *Engine) GetClock() *ClockReading {
+	if x != nil {
+		return x.Clock
+	}
+	return nil
+}
+
 type Network struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1725,7 +2586,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_probe_v1_probe_proto_msgTypes[19]
+	mi := &file_probe_v1_probe_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +2598,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[19]
+	mi := &file_probe_v1_probe_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +2611,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{19}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Network) GetName() string {
@@ -1827,7 +2688,7 @@ type Subnet struct {
 
 func (x *Subnet) Reset() {
 	*x = Subnet{}
-	mi := &file_probe_v1_probe_proto_msgTypes[20]
+	mi := &file_probe_v1_probe_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +2700,7 @@ func (x *Subnet) String() string {
 func (*Subnet) ProtoMessage() {}
 
 func (x *Subnet) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[20]
+	mi := &file_probe_v1_probe_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +2713,7 @@ func (x *Subnet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subnet.ProtoReflect.Descriptor instead.
 func (*Subnet) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{20}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Subnet) GetSubnet() string {
@@ -1889,15 +2750,18 @@ type Target struct {
 	OsRelease     map[string]string `protobuf:"bytes,6,rep,name=os_release,json=osRelease,proto3" json:"os_release,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	OsPrettyName  string            `protobuf:"bytes,7,opt,name=os_pretty_name,json=osPrettyName,proto3" json:"os_pretty_name,omitempty"`
 	// Namespace identities of the target (e.g. "net:[4026531992]").
-	Namespaces    map[string]string `protobuf:"bytes,8,rep,name=namespaces,proto3" json:"namespaces,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Comm          string            `protobuf:"bytes,9,opt,name=comm,proto3" json:"comm,omitempty"`
+	Namespaces map[string]string `protobuf:"bytes,8,rep,name=namespaces,proto3" json:"namespaces,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Comm       string            `protobuf:"bytes,9,opt,name=comm,proto3" json:"comm,omitempty"`
+	// The chain of processes from the VM's pid 1 (first) to the target
+	// (last), with the namespaces each step enters.
+	Ancestry      []*AncestryStep `protobuf:"bytes,30,rep,name=ancestry,proto3" json:"ancestry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_probe_v1_probe_proto_msgTypes[21]
+	mi := &file_probe_v1_probe_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +2773,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[21]
+	mi := &file_probe_v1_probe_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2786,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{21}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Target) GetPid() int32 {
@@ -1988,6 +2852,13 @@ func (x *Target) GetComm() string {
 	return ""
 }
 
+func (x *Target) GetAncestry() []*AncestryStep {
+	if x != nil {
+		return x.Ancestry
+	}
+	return nil
+}
+
 type Daemon struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Found      bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
@@ -2015,7 +2886,7 @@ type Daemon struct {
 
 func (x *Daemon) Reset() {
 	*x = Daemon{}
-	mi := &file_probe_v1_probe_proto_msgTypes[22]
+	mi := &file_probe_v1_probe_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2898,7 @@ func (x *Daemon) String() string {
 func (*Daemon) ProtoMessage() {}
 
 func (x *Daemon) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[22]
+	mi := &file_probe_v1_probe_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +2911,7 @@ func (x *Daemon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Daemon.ProtoReflect.Descriptor instead.
 func (*Daemon) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{22}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Daemon) GetFound() bool {
@@ -2166,7 +3037,7 @@ type Flag struct {
 
 func (x *Flag) Reset() {
 	*x = Flag{}
-	mi := &file_probe_v1_probe_proto_msgTypes[23]
+	mi := &file_probe_v1_probe_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +3049,7 @@ func (x *Flag) String() string {
 func (*Flag) ProtoMessage() {}
 
 func (x *Flag) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[23]
+	mi := &file_probe_v1_probe_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +3062,7 @@ func (x *Flag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flag.ProtoReflect.Descriptor instead.
 func (*Flag) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{23}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Flag) GetName() string {
@@ -2242,7 +3113,7 @@ type Interface struct {
 
 func (x *Interface) Reset() {
 	*x = Interface{}
-	mi := &file_probe_v1_probe_proto_msgTypes[24]
+	mi := &file_probe_v1_probe_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +3125,7 @@ func (x *Interface) String() string {
 func (*Interface) ProtoMessage() {}
 
 func (x *Interface) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[24]
+	mi := &file_probe_v1_probe_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +3138,7 @@ func (x *Interface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interface.ProtoReflect.Descriptor instead.
 func (*Interface) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{24}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Interface) GetName() string {
@@ -2392,7 +3263,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_probe_v1_probe_proto_msgTypes[25]
+	mi := &file_probe_v1_probe_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2404,7 +3275,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[25]
+	mi := &file_probe_v1_probe_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2417,7 +3288,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{25}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Address) GetFamily() string {
@@ -2502,7 +3373,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_probe_v1_probe_proto_msgTypes[26]
+	mi := &file_probe_v1_probe_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +3385,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[26]
+	mi := &file_probe_v1_probe_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +3398,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{26}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Route) GetFamily() string {
@@ -2631,7 +3502,7 @@ type Mount struct {
 
 func (x *Mount) Reset() {
 	*x = Mount{}
-	mi := &file_probe_v1_probe_proto_msgTypes[27]
+	mi := &file_probe_v1_probe_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +3514,7 @@ func (x *Mount) String() string {
 func (*Mount) ProtoMessage() {}
 
 func (x *Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[27]
+	mi := &file_probe_v1_probe_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +3527,7 @@ func (x *Mount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mount.ProtoReflect.Descriptor instead.
 func (*Mount) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{27}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Mount) GetId() int32 {
@@ -2778,7 +3649,7 @@ type Process struct {
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_probe_v1_probe_proto_msgTypes[28]
+	mi := &file_probe_v1_probe_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2790,7 +3661,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[28]
+	mi := &file_probe_v1_probe_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2803,7 +3674,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{28}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Process) GetPid() int32 {
@@ -2855,7 +3726,7 @@ type ProbeContainer struct {
 
 func (x *ProbeContainer) Reset() {
 	*x = ProbeContainer{}
-	mi := &file_probe_v1_probe_proto_msgTypes[29]
+	mi := &file_probe_v1_probe_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +3738,7 @@ func (x *ProbeContainer) String() string {
 func (*ProbeContainer) ProtoMessage() {}
 
 func (x *ProbeContainer) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[29]
+	mi := &file_probe_v1_probe_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,7 +3751,7 @@ func (x *ProbeContainer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProbeContainer.ProtoReflect.Descriptor instead.
 func (*ProbeContainer) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{29}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ProbeContainer) GetEtcHosts() []*HostsEntry {
@@ -2928,7 +3799,7 @@ type HostsEntry struct {
 
 func (x *HostsEntry) Reset() {
 	*x = HostsEntry{}
-	mi := &file_probe_v1_probe_proto_msgTypes[30]
+	mi := &file_probe_v1_probe_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2940,7 +3811,7 @@ func (x *HostsEntry) String() string {
 func (*HostsEntry) ProtoMessage() {}
 
 func (x *HostsEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[30]
+	mi := &file_probe_v1_probe_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2953,7 +3824,7 @@ func (x *HostsEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostsEntry.ProtoReflect.Descriptor instead.
 func (*HostsEntry) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{30}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *HostsEntry) GetAddress() string {
@@ -2982,7 +3853,7 @@ type SectionError struct {
 
 func (x *SectionError) Reset() {
 	*x = SectionError{}
-	mi := &file_probe_v1_probe_proto_msgTypes[31]
+	mi := &file_probe_v1_probe_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2994,7 +3865,7 @@ func (x *SectionError) String() string {
 func (*SectionError) ProtoMessage() {}
 
 func (x *SectionError) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[31]
+	mi := &file_probe_v1_probe_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3007,7 +3878,7 @@ func (x *SectionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionError.ProtoReflect.Descriptor instead.
 func (*SectionError) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{31}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SectionError) GetSection() string {
@@ -3041,7 +3912,7 @@ type SectionTiming struct {
 
 func (x *SectionTiming) Reset() {
 	*x = SectionTiming{}
-	mi := &file_probe_v1_probe_proto_msgTypes[32]
+	mi := &file_probe_v1_probe_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3053,7 +3924,7 @@ func (x *SectionTiming) String() string {
 func (*SectionTiming) ProtoMessage() {}
 
 func (x *SectionTiming) ProtoReflect() protoreflect.Message {
-	mi := &file_probe_v1_probe_proto_msgTypes[32]
+	mi := &file_probe_v1_probe_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3066,7 +3937,7 @@ func (x *SectionTiming) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionTiming.ProtoReflect.Descriptor instead.
 func (*SectionTiming) Descriptor() ([]byte, []int) {
-	return file_probe_v1_probe_proto_rawDescGZIP(), []int{32}
+	return file_probe_v1_probe_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SectionTiming) GetSection() string {
@@ -3106,7 +3977,8 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x0fdocker_root_dir\x18\x01 \x01(\tR\rdockerRootDir\x12*\n" +
 	"\x11host_gateway_name\x18\x02 \x01(\tR\x0fhostGatewayName\"E\n" +
 	"\x0fCollectResponse\x122\n" +
-	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\xb7\b\n" +
+	"\x06report\x18\x01 \x01(\v2\x1a.dockprobe.probe.v1.ReportR\x06report\"\xec\n" +
+	"\n" +
 	"\x06Report\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\x05R\rschemaVersion\x12,\n" +
 	"\x04tool\x18\x02 \x01(\v2\x18.dockprobe.probe.v1.ToolR\x04tool\x122\n" +
@@ -3130,7 +4002,87 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\vmount_views\x18\x11 \x03(\v2\x1d.dockprobe.probe.v1.MountViewR\n" +
 	"mountViews\x124\n" +
 	"\x05names\x18\x12 \x03(\v2\x1e.dockprobe.probe.v1.NameLookupR\x05names\x12J\n" +
-	"\x0fcontainer_links\x18\x13 \x03(\v2!.dockprobe.probe.v1.ContainerLinkR\x0econtainerLinks\"\xf0\x01\n" +
+	"\x0fcontainer_links\x18\x13 \x03(\v2!.dockprobe.probe.v1.ContainerLinkR\x0econtainerLinks\x124\n" +
+	"\akubelet\x18\x14 \x01(\v2\x1a.dockprobe.probe.v1.DaemonR\akubelet\x12>\n" +
+	"\fcni_networks\x18\x15 \x03(\v2\x1b.dockprobe.probe.v1.NetworkR\vcniNetworks\x126\n" +
+	"\bvm_state\x18\x1e \x01(\v2\x1b.dockprobe.probe.v1.VmStateR\avmState\x12A\n" +
+	"\vprobe_clock\x18\x1f \x01(\v2 .dockprobe.probe.v1.ClockReadingR\n" +
+	"probeClock\x12B\n" +
+	"\fengine_usage\x18  \x01(\v2\x1f.dockprobe.probe.v1.EngineUsageR\vengineUsage\"\xba\x01\n" +
+	"\aVmState\x12;\n" +
+	"\tdata_root\x18\x01 \x01(\v2\x1e.dockprobe.probe.v1.FilesystemR\bdataRoot\x12>\n" +
+	"\n" +
+	"forwarding\x18\x02 \x01(\v2\x1e.dockprobe.probe.v1.ForwardingR\n" +
+	"forwarding\x122\n" +
+	"\x06memory\x18\x03 \x01(\v2\x1a.dockprobe.probe.v1.MemoryR\x06memory\"\xe3\x01\n" +
+	"\n" +
+	"Filesystem\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1f\n" +
+	"\vtotal_bytes\x18\x02 \x01(\x01R\n" +
+	"totalBytes\x12\x1d\n" +
+	"\n" +
+	"free_bytes\x18\x03 \x01(\x01R\tfreeBytes\x12'\n" +
+	"\x0favailable_bytes\x18\x04 \x01(\x01R\x0eavailableBytes\x12!\n" +
+	"\ftotal_inodes\x18\x05 \x01(\x01R\vtotalInodes\x12\x1f\n" +
+	"\vfree_inodes\x18\x06 \x01(\x01R\n" +
+	"freeInodes\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\"m\n" +
+	"\n" +
+	"Forwarding\x12\x12\n" +
+	"\x04ipv4\x18\x01 \x01(\tR\x04ipv4\x12\x12\n" +
+	"\x04ipv6\x18\x02 \x01(\tR\x04ipv6\x12!\n" +
+	"\fipv6_enabled\x18\x03 \x01(\bR\vipv6Enabled\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\x85\x01\n" +
+	"\x06Memory\x12\x1f\n" +
+	"\vtotal_bytes\x18\x01 \x01(\x01R\n" +
+	"totalBytes\x12'\n" +
+	"\x0favailable_bytes\x18\x02 \x01(\x01R\x0eavailableBytes\x12\x1b\n" +
+	"\toom_kills\x18\x03 \x01(\x01R\boomKills\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xd4\x01\n" +
+	"\fClockReading\x122\n" +
+	"\x06remote\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06remote\x120\n" +
+	"\x05asked\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05asked\x126\n" +
+	"\banswered\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\banswered\x12\x10\n" +
+	"\x03raw\x18\x04 \x01(\tR\x03raw\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\xb2\x04\n" +
+	"\vEngineUsage\x12\x1f\n" +
+	"\vdf_measured\x18\x01 \x01(\bR\n" +
+	"dfMeasured\x12\x19\n" +
+	"\bdf_error\x18\x02 \x01(\tR\adfError\x12!\n" +
+	"\fimages_bytes\x18\x03 \x01(\x01R\vimagesBytes\x12*\n" +
+	"\x11build_cache_bytes\x18\x04 \x01(\x01R\x0fbuildCacheBytes\x12)\n" +
+	"\x10containers_bytes\x18\x05 \x01(\x01R\x0fcontainersBytes\x12#\n" +
+	"\rvolumes_bytes\x18\x06 \x01(\x01R\fvolumesBytes\x12A\n" +
+	"\x1dbuild_cache_reclaimable_bytes\x18\a \x01(\x01R\x1abuildCacheReclaimableBytes\x128\n" +
+	"\x18images_reclaimable_bytes\x18\b \x01(\x01R\x16imagesReclaimableBytes\x12?\n" +
+	"\n" +
+	"oom_killed\x18\t \x03(\v2 .dockprobe.probe.v1.ContainerRefR\toomKilled\x12A\n" +
+	"\vshare_binds\x18\n" +
+	" \x03(\v2 .dockprobe.probe.v1.ContainerRefR\n" +
+	"shareBinds\x121\n" +
+	"\x14containers_inspected\x18\v \x01(\x05R\x13containersInspected\x12\x14\n" +
+	"\x05error\x18\f \x01(\tR\x05error\"\xc6\x01\n" +
+	"\fContainerRef\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05image\x18\x03 \x01(\tR\x05image\x12,\n" +
+	"\x12memory_limit_bytes\x18\x04 \x01(\x01R\x10memoryLimitBytes\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12 \n" +
+	"\vdestination\x18\x06 \x01(\tR\vdestination\x12\x14\n" +
+	"\x05state\x18\a \x01(\tR\x05state\"v\n" +
+	"\fAncestryStep\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x12\n" +
+	"\x04ppid\x18\x02 \x01(\x05R\x04ppid\x12\x12\n" +
+	"\x04comm\x18\x03 \x01(\tR\x04comm\x12\x16\n" +
+	"\x06enters\x18\x04 \x03(\tR\x06enters\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\x81\x01\n" +
+	"\fProxySetting\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12\x1d\n" +
+	"\n" +
+	"http_proxy\x18\x02 \x01(\tR\thttpProxy\x12\x1f\n" +
+	"\vhttps_proxy\x18\x03 \x01(\tR\n" +
+	"httpsProxy\x12\x19\n" +
+	"\bno_proxy\x18\x04 \x01(\tR\anoProxy\"\xf0\x01\n" +
 	"\rContainerLink\x12!\n" +
 	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x16\n" +
@@ -3178,7 +4130,7 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x12same_filesystem_as\x18\b \x01(\tR\x10sameFilesystemAs\x12\x17\n" +
 	"\aseen_by\x18\t \x03(\tR\x06seenBy\x12\x1e\n" +
 	"\vnot_seen_by\x18\n" +
-	" \x03(\tR\tnotSeenBy\"\xa6\x02\n" +
+	" \x03(\tR\tnotSeenBy\"\xe2\x02\n" +
 	"\x04Host\x12\x0e\n" +
 	"\x02os\x18\x01 \x01(\tR\x02os\x12\x12\n" +
 	"\x04arch\x18\x02 \x01(\tR\x04arch\x12=\n" +
@@ -3187,7 +4139,8 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"interfaces\x121\n" +
 	"\x06routes\x18\x04 \x03(\v2\x19.dockprobe.probe.v1.RouteR\x06routes\x128\n" +
 	"\x06errors\x18\x05 \x03(\v2 .dockprobe.probe.v1.SectionErrorR\x06errors\x12N\n" +
-	"\x10desktop_settings\x18\x06 \x01(\v2#.dockprobe.probe.v1.DesktopSettingsR\x0fdesktopSettings\"\xd5\x01\n" +
+	"\x10desktop_settings\x18\x06 \x01(\v2#.dockprobe.probe.v1.DesktopSettingsR\x0fdesktopSettings\x12:\n" +
+	"\aproxies\x18\x1e \x03(\v2 .dockprobe.probe.v1.ProxySettingR\aproxies\"\xd5\x01\n" +
 	"\x0fDesktopSettings\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x14\n" +
@@ -3223,7 +4176,7 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\rprobe_version\x18\x02 \x01(\tR\fprobeVersion\x12)\n" +
 	"\x10protocol_version\x18\x03 \x01(\rR\x0fprotocolVersion\x12\x1f\n" +
 	"\vprobe_image\x18\x04 \x01(\tR\n" +
-	"probeImage\"\xc0\x04\n" +
+	"probeImage\"\xd3\x05\n" +
 	"\x06Engine\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0eserver_version\x18\x02 \x01(\tR\rserverVersion\x12\x1f\n" +
@@ -3243,7 +4196,13 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x02id\x18\x0e \x01(\tR\x02id\x12#\n" +
 	"\rcgroup_driver\x18\x0f \x01(\tR\fcgroupDriver\x12'\n" +
 	"\x0fdefault_runtime\x18\x10 \x01(\tR\x0edefaultRuntime\x12)\n" +
-	"\x10security_options\x18\x11 \x03(\tR\x0fsecurityOptions\"\xe6\x02\n" +
+	"\x10security_options\x18\x11 \x03(\tR\x0fsecurityOptions\x12\x1d\n" +
+	"\n" +
+	"http_proxy\x18\x1e \x01(\tR\thttpProxy\x12\x1f\n" +
+	"\vhttps_proxy\x18\x1f \x01(\tR\n" +
+	"httpsProxy\x12\x19\n" +
+	"\bno_proxy\x18  \x01(\tR\anoProxy\x126\n" +
+	"\x05clock\x18! \x01(\v2 .dockprobe.probe.v1.ClockReadingR\x05clock\"\xe6\x02\n" +
 	"\aNetwork\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
@@ -3261,7 +4220,7 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\x06Subnet\x12\x16\n" +
 	"\x06subnet\x18\x01 \x01(\tR\x06subnet\x12\x18\n" +
 	"\agateway\x18\x02 \x01(\tR\agateway\x12\x19\n" +
-	"\bip_range\x18\x03 \x01(\tR\aipRange\"\xda\x03\n" +
+	"\bip_range\x18\x03 \x01(\tR\aipRange\"\x98\x04\n" +
 	"\x06Target\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x16\n" +
@@ -3274,7 +4233,8 @@ const file_probe_v1_probe_proto_rawDesc = "" +
 	"\n" +
 	"namespaces\x18\b \x03(\v2*.dockprobe.probe.v1.Target.NamespacesEntryR\n" +
 	"namespaces\x12\x12\n" +
-	"\x04comm\x18\t \x01(\tR\x04comm\x1a<\n" +
+	"\x04comm\x18\t \x01(\tR\x04comm\x12<\n" +
+	"\bancestry\x18\x1e \x03(\v2 .dockprobe.probe.v1.AncestryStepR\bancestry\x1a<\n" +
 	"\x0eOsReleaseEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
@@ -3413,7 +4373,7 @@ func file_probe_v1_probe_proto_rawDescGZIP() []byte {
 	return file_probe_v1_probe_proto_rawDescData
 }
 
-var file_probe_v1_probe_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_probe_v1_probe_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_probe_v1_probe_proto_goTypes = []any{
 	(*HandshakeRequest)(nil),      // 0: dockprobe.probe.v1.HandshakeRequest
 	(*HandshakeResponse)(nil),     // 1: dockprobe.probe.v1.HandshakeResponse
@@ -3421,91 +4381,116 @@ var file_probe_v1_probe_proto_goTypes = []any{
 	(*TargetHint)(nil),            // 3: dockprobe.probe.v1.TargetHint
 	(*CollectResponse)(nil),       // 4: dockprobe.probe.v1.CollectResponse
 	(*Report)(nil),                // 5: dockprobe.probe.v1.Report
-	(*ContainerLink)(nil),         // 6: dockprobe.probe.v1.ContainerLink
-	(*Knowledge)(nil),             // 7: dockprobe.probe.v1.Knowledge
-	(*DockerSubnet)(nil),          // 8: dockprobe.probe.v1.DockerSubnet
-	(*AddressPool)(nil),           // 9: dockprobe.probe.v1.AddressPool
-	(*ConfigValue)(nil),           // 10: dockprobe.probe.v1.ConfigValue
-	(*SharePath)(nil),             // 11: dockprobe.probe.v1.SharePath
-	(*Host)(nil),                  // 12: dockprobe.probe.v1.Host
-	(*DesktopSettings)(nil),       // 13: dockprobe.probe.v1.DesktopSettings
-	(*MountView)(nil),             // 14: dockprobe.probe.v1.MountView
-	(*NameLookup)(nil),            // 15: dockprobe.probe.v1.NameLookup
-	(*Finding)(nil),               // 16: dockprobe.probe.v1.Finding
-	(*Tool)(nil),                  // 17: dockprobe.probe.v1.Tool
-	(*Engine)(nil),                // 18: dockprobe.probe.v1.Engine
-	(*Network)(nil),               // 19: dockprobe.probe.v1.Network
-	(*Subnet)(nil),                // 20: dockprobe.probe.v1.Subnet
-	(*Target)(nil),                // 21: dockprobe.probe.v1.Target
-	(*Daemon)(nil),                // 22: dockprobe.probe.v1.Daemon
-	(*Flag)(nil),                  // 23: dockprobe.probe.v1.Flag
-	(*Interface)(nil),             // 24: dockprobe.probe.v1.Interface
-	(*Address)(nil),               // 25: dockprobe.probe.v1.Address
-	(*Route)(nil),                 // 26: dockprobe.probe.v1.Route
-	(*Mount)(nil),                 // 27: dockprobe.probe.v1.Mount
-	(*Process)(nil),               // 28: dockprobe.probe.v1.Process
-	(*ProbeContainer)(nil),        // 29: dockprobe.probe.v1.ProbeContainer
-	(*HostsEntry)(nil),            // 30: dockprobe.probe.v1.HostsEntry
-	(*SectionError)(nil),          // 31: dockprobe.probe.v1.SectionError
-	(*SectionTiming)(nil),         // 32: dockprobe.probe.v1.SectionTiming
-	nil,                           // 33: dockprobe.probe.v1.DesktopSettings.ValuesEntry
-	nil,                           // 34: dockprobe.probe.v1.Network.OptionsEntry
-	nil,                           // 35: dockprobe.probe.v1.Target.OsReleaseEntry
-	nil,                           // 36: dockprobe.probe.v1.Target.NamespacesEntry
-	nil,                           // 37: dockprobe.probe.v1.Process.NamespacesEntry
-	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
-	(*structpb.Value)(nil),        // 39: google.protobuf.Value
+	(*VmState)(nil),               // 6: dockprobe.probe.v1.VmState
+	(*Filesystem)(nil),            // 7: dockprobe.probe.v1.Filesystem
+	(*Forwarding)(nil),            // 8: dockprobe.probe.v1.Forwarding
+	(*Memory)(nil),                // 9: dockprobe.probe.v1.Memory
+	(*ClockReading)(nil),          // 10: dockprobe.probe.v1.ClockReading
+	(*EngineUsage)(nil),           // 11: dockprobe.probe.v1.EngineUsage
+	(*ContainerRef)(nil),          // 12: dockprobe.probe.v1.ContainerRef
+	(*AncestryStep)(nil),          // 13: dockprobe.probe.v1.AncestryStep
+	(*ProxySetting)(nil),          // 14: dockprobe.probe.v1.ProxySetting
+	(*ContainerLink)(nil),         // 15: dockprobe.probe.v1.ContainerLink
+	(*Knowledge)(nil),             // 16: dockprobe.probe.v1.Knowledge
+	(*DockerSubnet)(nil),          // 17: dockprobe.probe.v1.DockerSubnet
+	(*AddressPool)(nil),           // 18: dockprobe.probe.v1.AddressPool
+	(*ConfigValue)(nil),           // 19: dockprobe.probe.v1.ConfigValue
+	(*SharePath)(nil),             // 20: dockprobe.probe.v1.SharePath
+	(*Host)(nil),                  // 21: dockprobe.probe.v1.Host
+	(*DesktopSettings)(nil),       // 22: dockprobe.probe.v1.DesktopSettings
+	(*MountView)(nil),             // 23: dockprobe.probe.v1.MountView
+	(*NameLookup)(nil),            // 24: dockprobe.probe.v1.NameLookup
+	(*Finding)(nil),               // 25: dockprobe.probe.v1.Finding
+	(*Tool)(nil),                  // 26: dockprobe.probe.v1.Tool
+	(*Engine)(nil),                // 27: dockprobe.probe.v1.Engine
+	(*Network)(nil),               // 28: dockprobe.probe.v1.Network
+	(*Subnet)(nil),                // 29: dockprobe.probe.v1.Subnet
+	(*Target)(nil),                // 30: dockprobe.probe.v1.Target
+	(*Daemon)(nil),                // 31: dockprobe.probe.v1.Daemon
+	(*Flag)(nil),                  // 32: dockprobe.probe.v1.Flag
+	(*Interface)(nil),             // 33: dockprobe.probe.v1.Interface
+	(*Address)(nil),               // 34: dockprobe.probe.v1.Address
+	(*Route)(nil),                 // 35: dockprobe.probe.v1.Route
+	(*Mount)(nil),                 // 36: dockprobe.probe.v1.Mount
+	(*Process)(nil),               // 37: dockprobe.probe.v1.Process
+	(*ProbeContainer)(nil),        // 38: dockprobe.probe.v1.ProbeContainer
+	(*HostsEntry)(nil),            // 39: dockprobe.probe.v1.HostsEntry
+	(*SectionError)(nil),          // 40: dockprobe.probe.v1.SectionError
+	(*SectionTiming)(nil),         // 41: dockprobe.probe.v1.SectionTiming
+	nil,                           // 42: dockprobe.probe.v1.DesktopSettings.ValuesEntry
+	nil,                           // 43: dockprobe.probe.v1.Network.OptionsEntry
+	nil,                           // 44: dockprobe.probe.v1.Target.OsReleaseEntry
+	nil,                           // 45: dockprobe.probe.v1.Target.NamespacesEntry
+	nil,                           // 46: dockprobe.probe.v1.Process.NamespacesEntry
+	(*timestamppb.Timestamp)(nil), // 47: google.protobuf.Timestamp
+	(*structpb.Value)(nil),        // 48: google.protobuf.Value
 }
 var file_probe_v1_probe_proto_depIdxs = []int32{
 	3,  // 0: dockprobe.probe.v1.CollectRequest.hint:type_name -> dockprobe.probe.v1.TargetHint
 	5,  // 1: dockprobe.probe.v1.CollectResponse.report:type_name -> dockprobe.probe.v1.Report
-	17, // 2: dockprobe.probe.v1.Report.tool:type_name -> dockprobe.probe.v1.Tool
-	18, // 3: dockprobe.probe.v1.Report.engine:type_name -> dockprobe.probe.v1.Engine
-	21, // 4: dockprobe.probe.v1.Report.target:type_name -> dockprobe.probe.v1.Target
-	22, // 5: dockprobe.probe.v1.Report.daemon:type_name -> dockprobe.probe.v1.Daemon
-	24, // 6: dockprobe.probe.v1.Report.interfaces:type_name -> dockprobe.probe.v1.Interface
-	26, // 7: dockprobe.probe.v1.Report.routes:type_name -> dockprobe.probe.v1.Route
-	27, // 8: dockprobe.probe.v1.Report.mounts:type_name -> dockprobe.probe.v1.Mount
-	28, // 9: dockprobe.probe.v1.Report.processes:type_name -> dockprobe.probe.v1.Process
-	29, // 10: dockprobe.probe.v1.Report.container:type_name -> dockprobe.probe.v1.ProbeContainer
-	31, // 11: dockprobe.probe.v1.Report.errors:type_name -> dockprobe.probe.v1.SectionError
-	38, // 12: dockprobe.probe.v1.Report.collected_at:type_name -> google.protobuf.Timestamp
-	32, // 13: dockprobe.probe.v1.Report.timings:type_name -> dockprobe.probe.v1.SectionTiming
-	16, // 14: dockprobe.probe.v1.Report.findings:type_name -> dockprobe.probe.v1.Finding
-	7,  // 15: dockprobe.probe.v1.Report.knowledge:type_name -> dockprobe.probe.v1.Knowledge
-	12, // 16: dockprobe.probe.v1.Report.host:type_name -> dockprobe.probe.v1.Host
-	14, // 17: dockprobe.probe.v1.Report.mount_views:type_name -> dockprobe.probe.v1.MountView
-	15, // 18: dockprobe.probe.v1.Report.names:type_name -> dockprobe.probe.v1.NameLookup
-	6,  // 19: dockprobe.probe.v1.Report.container_links:type_name -> dockprobe.probe.v1.ContainerLink
-	8,  // 20: dockprobe.probe.v1.Knowledge.docker_subnet:type_name -> dockprobe.probe.v1.DockerSubnet
-	9,  // 21: dockprobe.probe.v1.Knowledge.address_pools:type_name -> dockprobe.probe.v1.AddressPool
-	10, // 22: dockprobe.probe.v1.Knowledge.effective_config:type_name -> dockprobe.probe.v1.ConfigValue
-	11, // 23: dockprobe.probe.v1.Knowledge.shares:type_name -> dockprobe.probe.v1.SharePath
-	24, // 24: dockprobe.probe.v1.Host.interfaces:type_name -> dockprobe.probe.v1.Interface
-	26, // 25: dockprobe.probe.v1.Host.routes:type_name -> dockprobe.probe.v1.Route
-	31, // 26: dockprobe.probe.v1.Host.errors:type_name -> dockprobe.probe.v1.SectionError
-	13, // 27: dockprobe.probe.v1.Host.desktop_settings:type_name -> dockprobe.probe.v1.DesktopSettings
-	33, // 28: dockprobe.probe.v1.DesktopSettings.values:type_name -> dockprobe.probe.v1.DesktopSettings.ValuesEntry
-	27, // 29: dockprobe.probe.v1.MountView.mounts:type_name -> dockprobe.probe.v1.Mount
-	19, // 30: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
-	20, // 31: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
-	34, // 32: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
-	35, // 33: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
-	36, // 34: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
-	23, // 35: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
-	39, // 36: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
-	25, // 37: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
-	37, // 38: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
-	30, // 39: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
-	0,  // 40: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
-	2,  // 41: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
-	1,  // 42: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
-	4,  // 43: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
-	42, // [42:44] is the sub-list for method output_type
-	40, // [40:42] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	26, // 2: dockprobe.probe.v1.Report.tool:type_name -> dockprobe.probe.v1.Tool
+	27, // 3: dockprobe.probe.v1.Report.engine:type_name -> dockprobe.probe.v1.Engine
+	30, // 4: dockprobe.probe.v1.Report.target:type_name -> dockprobe.probe.v1.Target
+	31, // 5: dockprobe.probe.v1.Report.daemon:type_name -> dockprobe.probe.v1.Daemon
+	33, // 6: dockprobe.probe.v1.Report.interfaces:type_name -> dockprobe.probe.v1.Interface
+	35, // 7: dockprobe.probe.v1.Report.routes:type_name -> dockprobe.probe.v1.Route
+	36, // 8: dockprobe.probe.v1.Report.mounts:type_name -> dockprobe.probe.v1.Mount
+	37, // 9: dockprobe.probe.v1.Report.processes:type_name -> dockprobe.probe.v1.Process
+	38, // 10: dockprobe.probe.v1.Report.container:type_name -> dockprobe.probe.v1.ProbeContainer
+	40, // 11: dockprobe.probe.v1.Report.errors:type_name -> dockprobe.probe.v1.SectionError
+	47, // 12: dockprobe.probe.v1.Report.collected_at:type_name -> google.protobuf.Timestamp
+	41, // 13: dockprobe.probe.v1.Report.timings:type_name -> dockprobe.probe.v1.SectionTiming
+	25, // 14: dockprobe.probe.v1.Report.findings:type_name -> dockprobe.probe.v1.Finding
+	16, // 15: dockprobe.probe.v1.Report.knowledge:type_name -> dockprobe.probe.v1.Knowledge
+	21, // 16: dockprobe.probe.v1.Report.host:type_name -> dockprobe.probe.v1.Host
+	23, // 17: dockprobe.probe.v1.Report.mount_views:type_name -> dockprobe.probe.v1.MountView
+	24, // 18: dockprobe.probe.v1.Report.names:type_name -> dockprobe.probe.v1.NameLookup
+	15, // 19: dockprobe.probe.v1.Report.container_links:type_name -> dockprobe.probe.v1.ContainerLink
+	31, // 20: dockprobe.probe.v1.Report.kubelet:type_name -> dockprobe.probe.v1.Daemon
+	28, // 21: dockprobe.probe.v1.Report.cni_networks:type_name -> dockprobe.probe.v1.Network
+	6,  // 22: dockprobe.probe.v1.Report.vm_state:type_name -> dockprobe.probe.v1.VmState
+	10, // 23: dockprobe.probe.v1.Report.probe_clock:type_name -> dockprobe.probe.v1.ClockReading
+	11, // 24: dockprobe.probe.v1.Report.engine_usage:type_name -> dockprobe.probe.v1.EngineUsage
+	7,  // 25: dockprobe.probe.v1.VmState.data_root:type_name -> dockprobe.probe.v1.Filesystem
+	8,  // 26: dockprobe.probe.v1.VmState.forwarding:type_name -> dockprobe.probe.v1.Forwarding
+	9,  // 27: dockprobe.probe.v1.VmState.memory:type_name -> dockprobe.probe.v1.Memory
+	47, // 28: dockprobe.probe.v1.ClockReading.remote:type_name -> google.protobuf.Timestamp
+	47, // 29: dockprobe.probe.v1.ClockReading.asked:type_name -> google.protobuf.Timestamp
+	47, // 30: dockprobe.probe.v1.ClockReading.answered:type_name -> google.protobuf.Timestamp
+	12, // 31: dockprobe.probe.v1.EngineUsage.oom_killed:type_name -> dockprobe.probe.v1.ContainerRef
+	12, // 32: dockprobe.probe.v1.EngineUsage.share_binds:type_name -> dockprobe.probe.v1.ContainerRef
+	17, // 33: dockprobe.probe.v1.Knowledge.docker_subnet:type_name -> dockprobe.probe.v1.DockerSubnet
+	18, // 34: dockprobe.probe.v1.Knowledge.address_pools:type_name -> dockprobe.probe.v1.AddressPool
+	19, // 35: dockprobe.probe.v1.Knowledge.effective_config:type_name -> dockprobe.probe.v1.ConfigValue
+	20, // 36: dockprobe.probe.v1.Knowledge.shares:type_name -> dockprobe.probe.v1.SharePath
+	33, // 37: dockprobe.probe.v1.Host.interfaces:type_name -> dockprobe.probe.v1.Interface
+	35, // 38: dockprobe.probe.v1.Host.routes:type_name -> dockprobe.probe.v1.Route
+	40, // 39: dockprobe.probe.v1.Host.errors:type_name -> dockprobe.probe.v1.SectionError
+	22, // 40: dockprobe.probe.v1.Host.desktop_settings:type_name -> dockprobe.probe.v1.DesktopSettings
+	14, // 41: dockprobe.probe.v1.Host.proxies:type_name -> dockprobe.probe.v1.ProxySetting
+	42, // 42: dockprobe.probe.v1.DesktopSettings.values:type_name -> dockprobe.probe.v1.DesktopSettings.ValuesEntry
+	36, // 43: dockprobe.probe.v1.MountView.mounts:type_name -> dockprobe.probe.v1.Mount
+	28, // 44: dockprobe.probe.v1.Engine.networks:type_name -> dockprobe.probe.v1.Network
+	10, // 45: dockprobe.probe.v1.Engine.clock:type_name -> dockprobe.probe.v1.ClockReading
+	29, // 46: dockprobe.probe.v1.Network.subnets:type_name -> dockprobe.probe.v1.Subnet
+	43, // 47: dockprobe.probe.v1.Network.options:type_name -> dockprobe.probe.v1.Network.OptionsEntry
+	44, // 48: dockprobe.probe.v1.Target.os_release:type_name -> dockprobe.probe.v1.Target.OsReleaseEntry
+	45, // 49: dockprobe.probe.v1.Target.namespaces:type_name -> dockprobe.probe.v1.Target.NamespacesEntry
+	13, // 50: dockprobe.probe.v1.Target.ancestry:type_name -> dockprobe.probe.v1.AncestryStep
+	32, // 51: dockprobe.probe.v1.Daemon.flags:type_name -> dockprobe.probe.v1.Flag
+	48, // 52: dockprobe.probe.v1.Daemon.config:type_name -> google.protobuf.Value
+	34, // 53: dockprobe.probe.v1.Interface.addresses:type_name -> dockprobe.probe.v1.Address
+	46, // 54: dockprobe.probe.v1.Process.namespaces:type_name -> dockprobe.probe.v1.Process.NamespacesEntry
+	39, // 55: dockprobe.probe.v1.ProbeContainer.etc_hosts:type_name -> dockprobe.probe.v1.HostsEntry
+	0,  // 56: dockprobe.probe.v1.Probe.Handshake:input_type -> dockprobe.probe.v1.HandshakeRequest
+	2,  // 57: dockprobe.probe.v1.Probe.Collect:input_type -> dockprobe.probe.v1.CollectRequest
+	1,  // 58: dockprobe.probe.v1.Probe.Handshake:output_type -> dockprobe.probe.v1.HandshakeResponse
+	4,  // 59: dockprobe.probe.v1.Probe.Collect:output_type -> dockprobe.probe.v1.CollectResponse
+	58, // [58:60] is the sub-list for method output_type
+	56, // [56:58] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_probe_v1_probe_proto_init() }
@@ -3519,7 +4504,7 @@ func file_probe_v1_probe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_probe_v1_probe_proto_rawDesc), len(file_probe_v1_probe_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,8 @@
+package imagesave
+
+import (
+	"io"
+	"log"
+)
+
+func nilLogger() *log.Logger { return log.New(io.Discard, "", 0) }
