@@ -7,6 +7,7 @@ import (
 
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
 	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/imagesave"
 	"github.com/dockprobe/dockprobe/agent/internal/launch"
 	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
@@ -55,7 +56,7 @@ func ExitCode(err error) int {
 		return ExitDiffers
 	case errors.Is(err, ErrDoctorFindings):
 		return ExitDoctorErrors
-	case errors.Is(err, ErrUsage),
+	case errors.Is(err, ErrUsage), errors.Is(err, imagesave.ErrUsage),
 		errors.Is(err, endpoint.ErrContextNotFound), errors.Is(err, endpoint.ErrInvalidContext),
 		errors.Is(err, endpoint.ErrInvalidHost), errors.Is(err, endpoint.ErrUnsupportedHost),
 		errors.Is(err, endpoint.ErrConflictingOptions), errors.Is(err, endpoint.ErrInvalidAPIVersion),
