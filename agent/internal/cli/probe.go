@@ -86,6 +86,14 @@ non-Docker IP addresses with consistent pseudonyms.`,
 // runProbe produces the report. When the probe cannot run, the report still
 // carries what the engine said, and the error explains why.
 func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, stderr io.Writer) error {
+	if o.rt.runtime == RuntimeKube {
+		// Many nodes, one cluster report: each node's run is bounded by
+		// --node-timeout, not the whole fan-out by --timeout.
+		if err := o.rt.validate(g); err != nil {
+			return err
+		}
+		return runClusterProbe(ctx, g, o, stdout, stderr)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	if err := o.rt.validate(g); err != nil {
