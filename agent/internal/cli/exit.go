@@ -33,9 +33,9 @@ const (
 	ExitTargetGone       = 11 // the target process exited during collection (partial report)
 	ExitDiffers          = 12 // `agent diff`: the two reports differ
 	// Added for the Kubernetes runtime (issue 15).
-	ExitForbidden   = 13 // the Kubernetes API refused a verb on a resource (RBAC)
-	ExitNodesFailed = 14 // some nodes have no report; the cluster report (printed) has each one's error
-	ExitDoctorErrors     = 20 // `agent doctor`: a check found an error-severity problem
+	ExitForbidden    = 13 // the Kubernetes API refused a verb on a resource (RBAC)
+	ExitNodesFailed  = 14 // some nodes have no report; the cluster report (printed) has each one's error
+	ExitDoctorErrors = 20 // `agent doctor`: a check found an error-severity problem
 	// A run ended by a signal exits 128 plus its number, whatever stage
 	// it was in (cli.Main): SIGINT (Ctrl-C) 130, SIGTERM 143, SIGHUP 129.
 	ExitInterrupted = 130
