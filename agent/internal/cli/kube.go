@@ -13,11 +13,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/dockprobe/dockprobe/agent/internal/checks"
 	"github.com/dockprobe/dockprobe/agent/internal/cluster"
 	"github.com/dockprobe/dockprobe/agent/internal/kube"
 	"github.com/dockprobe/dockprobe/agent/internal/kubelaunch"
 	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
+	"github.com/dockprobe/dockprobe/agent/internal/redact"
 	"github.com/dockprobe/dockprobe/internal/version"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
@@ -352,6 +354,55 @@ func runClusterProbe(ctx context.Context, g *globalOptions, o *probeOptions, std
 	}
 	if err := renderCluster(stdout, cr.report(nodes), o.output); err != nil {
 		return err
+	}
+	return clusterError(nodes, errs)
+}
+
+// runClusterDoctor is `agent doctor --runtime kubernetes`: each node's
+// checks under its name, then the cluster checks (nodes compared with one
+// another); -o json is the cluster report with them all. Exit 20 when any
+// node's or the cluster's checks found an error; else a failed node's
+// code, as for probe.
+func runClusterDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, stdout, stderr io.Writer) error {
+	cr, err := o.rt.kube.openCluster(ctx, g.debug, stderr)
+	if err != nil {
+		return err
+	}
+	nodes, errs := cr.probe(ctx, g, stderr, analyze)
+	if interrupted(ctx) {
+		return context.Cause(ctx)
+	}
+	rep := cr.report(nodes)
+	if o.output == "json" {
+		if err := renderCluster(stdout, rep, outputOptions{format: "json"}); err != nil {
+			return err
+		}
+	} else {
+		clean := redact.New(nil).Cluster(rep)
+		for _, n := range clean.GetNodes() {
+			fmt.Fprintf(stdout, "Node %s\n", n.GetName())
+			if e := n.GetError(); e != nil {
+				fmt.Fprintf(stdout, "FAIL  %-28s %s\n\n", "node."+e.GetKind(), e.GetMessage())
+				continue
+			}
+			if err := doctorText(stdout, n.GetReport().GetFindings()); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprintln(stdout, "Cluster")
+		if err := doctorText(stdout, clean.GetFindings()); err != nil {
+			return err
+		}
+	}
+	worst := checks.Worst(rep.GetFindings())
+	for _, n := range rep.GetNodes() {
+		if checks.Worst(n.GetReport().GetFindings()) == checks.Error {
+			worst = checks.Error
+		}
+	}
+	if worst == checks.Error {
+		return ErrDoctorFindings
 	}
 	return clusterError(nodes, errs)
 }
