@@ -58,21 +58,12 @@ type rawAPI interface {
 // host_gateway_ip is not an API fact; the launcher fills it from the
 // probe's /etc/hosts.
 func Facts(ctx context.Context, api API, ep endpoint.Endpoint) (*probev1.Engine, []*probev1.SectionError) {
-	var (
-		asked, answered time.Time
-		systemTime      string
-	)
 	e, errs := launcher.Facts(ctx, &probev1.Engine{Host: ep.Redacted(), Context: ep.Context}, launcher.Sources{
 		Version: func(ctx context.Context) (launcher.Version, error) {
 			v, err := api.ServerVersion(ctx, client.ServerVersionOptions{})
 			return launcher.Version{Version: v.Version, MinAPIVersion: v.MinAPIVersion, Os: v.Os, Arch: v.Arch}, err
 		},
-		Info: func(ctx context.Context) (launcher.Info, error) {
-			asked = Now()
-			i, err := readInfo(ctx, api)
-			answered, systemTime = Now(), i.SystemTime
-			return i, err
-		},
+		Info:     func(ctx context.Context) (launcher.Info, error) { return readInfo(ctx, api) },
 		Networks: func(ctx context.Context) ([]*probev1.Network, error) { return readNetworks(ctx, api) },
 		Failed: func(section, what string, err error) *probev1.SectionError {
 			return sectionError(section, what, err, ep.Host)
@@ -80,59 +71,60 @@ func Facts(ctx context.Context, api API, ep endpoint.Endpoint) (*probev1.Engine,
 	})
 	// Every call above has negotiated by now (or the version is pinned).
 	e.ApiVersion = api.ClientVersion()
-	if !failed(errs, SectionInfo) {
-		e.Clock = engineClock(systemTime, asked, answered)
-	}
 	return e, errs
 }
 
 // readInfo reads the part of /info the report keeps. Decoding only these
 // fields also keeps old engines readable when the client's full type
 // rejects some other field (moby/moby#52728).
+// infoFacts is what readInfo decodes: the shared facts and the engine's
+// clock, bracketed by the agent's (asked, answered: not part of /info).
+type infoFacts struct {
+	launcher.Info
+	SystemTime      string
+	asked, answered time.Time
+}
+
 // Now is the agent's clock; tests replace it.
 var Now = time.Now
 
-// failed reports whether errs has an error for section.
-func failed(errs []*probev1.SectionError, section string) bool {
-	for _, e := range errs {
-		if e.GetSection() == section {
-			return true
-		}
-	}
-	return false
-}
-
 func readInfo(ctx context.Context, api API) (launcher.Info, error) {
+	asked := Now()
 	res, err := api.Info(ctx, client.InfoOptions{})
 	if err == nil {
 		i := res.Info
-		return launcher.Info{
-			ID: i.ID, Name: i.Name, ServerVersion: i.ServerVersion,
-			OperatingSystem: i.OperatingSystem, OSType: i.OSType, Architecture: i.Architecture,
-			KernelVersion: i.KernelVersion, DockerRootDir: i.DockerRootDir,
-			CgroupDriver: i.CgroupDriver, DefaultRuntime: i.DefaultRuntime,
-			SecurityOptions: i.SecurityOptions,
-			HTTPProxy:       i.HTTPProxy, HTTPSProxy: i.HTTPSProxy, NoProxy: i.NoProxy,
-			SystemTime: i.SystemTime,
-		}, nil
+		return engineClock(infoFacts{
+			Info: launcher.Info{
+				ID: i.ID, Name: i.Name, ServerVersion: i.ServerVersion,
+				OperatingSystem: i.OperatingSystem, OSType: i.OSType, Architecture: i.Architecture,
+				KernelVersion: i.KernelVersion, DockerRootDir: i.DockerRootDir,
+				CgroupDriver: i.CgroupDriver, DefaultRuntime: i.DefaultRuntime,
+				SecurityOptions: i.SecurityOptions,
+				HTTPProxy:       i.HTTPProxy, HTTPSProxy: i.HTTPSProxy, NoProxy: i.NoProxy,
+			},
+			SystemTime: i.SystemTime, asked: asked, answered: Now(),
+		}), nil
 	}
-	var facts launcher.Info
+	var facts infoFacts
 	if lenient(ctx, api, err, "/info", &facts) {
-		return facts, nil
+		facts.asked, facts.answered = asked, Now()
+		return engineClock(facts), nil
 	}
 	return launcher.Info{}, err
 }
 
-// engineClock is the engine's SystemTime bracketed by the agent's clock.
-func engineClock(systemTime string, asked, answered time.Time) *probev1.ClockReading {
-	c := &probev1.ClockReading{Raw: systemTime, Asked: timestamppb.New(asked), Answered: timestamppb.New(answered)}
-	t, err := time.Parse(time.RFC3339Nano, systemTime)
+// engineClock is info with the engine's SystemTime bracketed by the
+// agent's clock.
+func engineClock(info infoFacts) launcher.Info {
+	c := &probev1.ClockReading{Raw: info.SystemTime, Asked: timestamppb.New(info.asked), Answered: timestamppb.New(info.answered)}
+	info.Info.Clock = c
+	t, err := time.Parse(time.RFC3339Nano, info.SystemTime)
 	if err != nil {
-		c.Error = fmt.Sprintf("the engine's SystemTime %q is not RFC 3339", systemTime)
-		return c
+		c.Error = fmt.Sprintf("the engine's SystemTime %q is not RFC 3339", info.SystemTime)
+		return info.Info
 	}
 	c.Remote = timestamppb.New(t)
-	return c
+	return info.Info
 }
 
 // lenientNetwork is network.Summary with the addresses as plain strings:

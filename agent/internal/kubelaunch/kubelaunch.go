@@ -129,6 +129,10 @@ func (n *Node) Cleanup(ctx context.Context, warn func(name string, err error)) (
 	return removed, err
 }
 
+// Usage implements launcher.Launcher: the API has no equivalent of
+// Docker's /system/df for a node; the checks that need it skip.
+func (n *Node) Usage(context.Context) *probev1.EngineUsage { return nil }
+
 // ContainerNames implements launcher.Launcher; the node's containers are
 // not the API's to name here.
 func (n *Node) ContainerNames(context.Context) map[string]string { return nil }

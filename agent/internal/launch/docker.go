@@ -128,12 +128,6 @@ func (d *Docker) Cleanup(ctx context.Context, warn func(name string, err error))
 	return removed, nil
 }
 
-// Usage is what the issue 13 checks need beyond Facts (engine.Usage,
-// /system/df bounded by engine.DFDeadline).
-func (d *Docker) Usage(ctx context.Context) *probev1.EngineUsage {
-	return engine.Usage(ctx, d.c, engine.DFDeadline)
-}
-
 // ContainerNames implements launcher.Launcher.
 func (d *Docker) ContainerNames(ctx context.Context) map[string]string {
 	list, err := d.c.ContainerList(ctx, client.ContainerListOptions{})
@@ -168,6 +162,11 @@ func (d *Docker) Answers(ctx context.Context) []launcher.Answer {
 		answer("engine/info", "engine API GET /info", info.Info, ierr),
 		answer("engine/networks", "engine API GET /networks", nets.Items, nerr),
 	}
+}
+
+// Usage implements launcher.Launcher (engine.Usage).
+func (d *Docker) Usage(ctx context.Context) *probev1.EngineUsage {
+	return engine.Usage(ctx, d.c, engine.DFDeadline)
 }
 
 // Close implements launcher.Launcher: a watchdog spawned for a Start that

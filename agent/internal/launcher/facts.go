@@ -35,12 +35,13 @@ type Info struct {
 	CgroupDriver    string
 	DefaultRuntime  string
 	SecurityOptions []string
-	HTTPProxy       string `json:"HttpProxy"`
-	HTTPSProxy      string `json:"HttpsProxy"`
-	NoProxy         string
-	// SystemTime is the engine's clock as it answered (RFC 3339); a
-	// runtime that brackets it with its own clock fills Engine.clock.
-	SystemTime string
+	// The proxies the engine uses for pulls (its environment).
+	HTTPProxy  string `json:"HttpProxy"`
+	HTTPSProxy string `json:"HttpsProxy"`
+	NoProxy    string
+	// Clock is the engine's clock read beside the query; nil when the
+	// runtime cannot tell.
+	Clock *probev1.ClockReading `json:"-"`
 }
 
 // Sources are one runtime's queries for Facts; each may fail on its own.
@@ -94,6 +95,7 @@ func Facts(ctx context.Context, base *probev1.Engine, src Sources) (*probev1.Eng
 		e.CgroupDriver = info.CgroupDriver
 		e.SecurityOptions = info.SecurityOptions
 		e.HttpProxy, e.HttpsProxy, e.NoProxy = info.HTTPProxy, info.HTTPSProxy, info.NoProxy
+		e.Clock = info.Clock
 		if info.DefaultRuntime != "" {
 			e.DefaultRuntime = info.DefaultRuntime
 		}

@@ -52,6 +52,10 @@ type Launcher interface {
 	// Answers are the engine's own answers about itself as it gave them,
 	// for a support bundle.
 	Answers(ctx context.Context) []Answer
+	// Usage is what the engine says of its disk use and its containers
+	// beyond Facts (the checks of docs/findings.md read it); nil when the
+	// runtime cannot tell. It is asked beside the probe's run.
+	Usage(ctx context.Context) *probev1.EngineUsage
 	// Close releases the launcher. Runtimes that sweep in the agent's
 	// process (nerdctl) sweep here, after the run and not beside it.
 	Close() error

@@ -26,7 +26,9 @@ type failing struct{ *launchertest.Fake }
 
 var errRefused = errors.New("refused")
 
-func (failing) Start(context.Context, launcher.Options) (launcher.Session, error) { return nil, errRefused }
+func (failing) Start(context.Context, launcher.Options) (launcher.Session, error) {
+	return nil, errRefused
+}
 
 func TestProbeFailedStartKeepsTheFacts(t *testing.T) {
 	res, err := launcher.Probe(t.Context(), failing{launchertest.NewFake()}, launcher.ProbeOptions{Options: launcher.Options{Version: "dev"}})

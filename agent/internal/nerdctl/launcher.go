@@ -191,6 +191,10 @@ func (l *Launcher) Answers(ctx context.Context) []launcher.Answer {
 	}
 }
 
+// Usage implements launcher.Launcher: nerdctl has no disk usage or
+// container-state answer the checks could read.
+func (l *Launcher) Usage(context.Context) *probev1.EngineUsage { return nil }
+
 // Close implements launcher.Launcher: debris of earlier runs whose nerdctl
 // died is removed after this launcher's runs, not beside them: a `nerdctl
 // rm` racing a `nerdctl run` in the same namespace made the run fail

@@ -134,6 +134,8 @@ func (f *Fake) Answers(context.Context) []launcher.Answer {
 	return []launcher.Answer{{Name: "engine/version", Producer: "fake", JSON: []byte(`{"Version":"1.0"}` + "\n")}}
 }
 
+func (f *Fake) Usage(context.Context) *probev1.EngineUsage { return nil }
+
 func (f *Fake) Close() error { return nil }
 
 type fakeSession struct {
