@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/dockprobe/dockprobe/agent/internal/bundle"
 	"github.com/dockprobe/dockprobe/agent/internal/checks"
 	"github.com/dockprobe/dockprobe/agent/internal/cluster"
 	"github.com/dockprobe/dockprobe/agent/internal/kube"
@@ -20,6 +23,7 @@ import (
 	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
 	"github.com/dockprobe/dockprobe/agent/internal/redact"
+	"github.com/dockprobe/dockprobe/agent/internal/report"
 	"github.com/dockprobe/dockprobe/internal/version"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
@@ -405,4 +409,106 @@ func runClusterDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, s
 		return ErrDoctorFindings
 	}
 	return clusterError(nodes, errs)
+}
+
+// runClusterBundle is `agent bundle --runtime kubernetes`: the cluster
+// report (cluster.json, .txt, .html, .yaml and its schema) and one folder
+// per node (nodes/NAME/) with what a single bundle holds for one engine:
+// the report in every format, the raw sources, the Node object as the API
+// gave it, or the node's error. Everything goes through one scrubber.
+func runClusterBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr io.Writer) error {
+	created := time.Now().UTC()
+	var agentLog bytes.Buffer
+	logw := io.Writer(&agentLog)
+	if g.debug {
+		logw = io.MultiWriter(&agentLog, stderr)
+	}
+	fmt.Fprintf(&agentLog, "agent %s bundle --runtime kubernetes started %s\n", version.Version, created.Format(time.RFC3339))
+	cr, err := o.probe.rt.kube.openCluster(ctx, true, logw)
+	if err != nil {
+		return err
+	}
+	dg := *g
+	dg.debug = true // the log gets everything --debug would show
+	nodes, errs := cr.probe(ctx, &dg, logw, analyze)
+	if interrupted(ctx) {
+		return context.Cause(ctx)
+	}
+	rep := cr.report(nodes)
+	scrub := o.probe.output.scrubber()
+	clean := scrub.Cluster(rep)
+	b := bundle.New(scrub)
+	for _, f := range []struct{ name, format string }{
+		{"cluster.json", "json"}, {"cluster.txt", "text"}, {"cluster.html", "html"}, {"cluster.yaml", "yaml"},
+	} {
+		var buf bytes.Buffer
+		if err := cluster.Write(&buf, clean, report.Options{Format: f.format}); err != nil {
+			return err
+		}
+		b.Add(f.name, "agent probe --runtime kubernetes -o "+f.format, buf.Bytes())
+	}
+	b.Add("cluster.schema.json", "agent (JSON Schema of cluster.json, generated from the proto)", report.ClusterJSONSchema())
+	byName := map[string]kube.Node{}
+	for _, n := range cr.nodes {
+		byName[n.Name] = n
+	}
+	for _, n := range clean.GetNodes() {
+		sub := bundle.New(scrub)
+		for _, a := range kubelaunch.New(cr.runner, byName[n.GetName()]).Answers(ctx) {
+			if a.Err != nil {
+				sub.Add(a.Name+".error.txt", a.Producer, []byte(a.Err.Error()+"\n"))
+			} else {
+				sub.Add(a.Name+".json", a.Producer, a.JSON)
+			}
+		}
+		if e := n.GetError(); e != nil {
+			sub.Add("error.txt", "agent (why this node has no report)", []byte(e.GetKind()+": "+e.GetMessage()+"\n"))
+		}
+		if r := n.GetReport(); r != nil {
+			for _, f := range []struct{ name, format string }{
+				{"report.json", "json"}, {"report.txt", "text"}, {"report.html", "html"}, {"report.yaml", "yaml"},
+			} {
+				var buf bytes.Buffer
+				if err := report.Write(&buf, r, report.Options{Format: f.format}); err != nil {
+					return err
+				}
+				sub.Add(f.name, "agent probe --runtime kubernetes --node "+n.GetName()+" -o "+f.format, buf.Bytes())
+			}
+			sub.AddRaw(r)
+		}
+		b.AddUnder("nodes/"+n.GetName(), sub)
+	}
+	runErr := clusterError(nodes, errs)
+	if runErr != nil {
+		fmt.Fprintf(&agentLog, "error: %v\n", runErr)
+	}
+	fmt.Fprintf(&agentLog, "bundle written %s\n", time.Now().UTC().Format(time.RFC3339))
+	b.Add("agent.log", "the agent's own log (progress, the probes' stderr)", agentLog.Bytes())
+	m := bundle.Manifest{
+		Tool: bundle.Tool{
+			AgentVersion: version.Version, ProtocolVersion: probev1.ProtocolVersion,
+			ProbeImage: cr.runner.Image, ReportSchema: probev1.SchemaVersion,
+		},
+		CreatedAt:   created.Format(time.RFC3339),
+		CollectedAt: rep.GetCollectedAt().AsTime().UTC().Format(time.RFC3339),
+		Command:     "agent bundle --runtime kubernetes",
+		Engine:      scrub.String(strings.TrimSpace(rep.GetCluster().GetServer() + " " + rep.GetCluster().GetVersion())),
+		Reduced:     runErr != nil,
+	}
+	if runErr != nil {
+		m.Reason = runErr.Error()
+	}
+	m.Redaction.Anonymized = scrub.Anon != nil
+	readme := fmt.Sprintf("# dockprobe cluster bundle\n\nMade by agent %s on %s: cluster %s (Kubernetes %s), %s.\n\ncluster.* is the cluster report; nodes/NAME/ holds each node's report, raw sources and Node object (or error.txt).\n",
+		version.Version, m.CreatedAt, m.Engine, rep.GetCluster().GetVersion(), rep.GetCluster().GetSelection())
+	if err := writeZip(o.file, b, m, readme, created); err != nil {
+		return err
+	}
+	if scrub.Anon != nil {
+		if err := writeMapping(o.probe.output.mappingFile, scrub.Anon); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "agent: wrote %s (%d files)\n", o.file, len(b.Files())+2)
+	return runErr
 }

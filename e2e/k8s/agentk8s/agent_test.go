@@ -1,6 +1,7 @@
 package agentk8s
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -242,6 +243,29 @@ func TestAllNodesReported(t *testing.T) {
 		}
 		if format == "html" && !strings.Contains(r.stdout, `<select id="node"`) {
 			t.Errorf("-o html has no node selector")
+		}
+	}
+	// The bundle: the cluster report and one folder per node.
+	zipPath := filepath.Join(t.TempDir(), "cluster.zip")
+	if r := runAgent(t, ctx, "", "bundle", "--runtime", "kubernetes", "--all-nodes", "-o", zipPath); r.code != exitOK {
+		t.Fatalf("bundle: exit %d: %s", r.code, r.stderr)
+	}
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	files := map[string]bool{}
+	for _, f := range zr.File {
+		files[f.Name] = true
+	}
+	want := []string{"cluster.json", "cluster.schema.json", "manifest.json"}
+	for _, n := range cluster.Nodes {
+		want = append(want, "nodes/"+n.Name+"/report.json", "nodes/"+n.Name+"/kubernetes/node.json", "nodes/"+n.Name+"/raw/daemon-config/containerd.toml")
+	}
+	for _, w := range want {
+		if !files[w] {
+			t.Errorf("bundle lacks %s", w)
 		}
 	}
 	assertNoProbePods(t, ctx, 15*time.Second)
