@@ -106,7 +106,10 @@ func runAgent(t *testing.T, ctx context.Context, kubeconfig string, args ...stri
 	if kubeconfig == "" {
 		kubeconfig = cluster.Kubeconfig
 	}
-	cmd := exec.CommandContext(ctx, agentBin(t), append(args, "--kubeconfig", kubeconfig)...)
+	if args[0] != "diff" { // diff reads files only
+		args = append(args, "--kubeconfig", kubeconfig)
+	}
+	cmd := exec.CommandContext(ctx, agentBin(t), args...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -278,6 +281,10 @@ func TestOneNodeFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	lack := cluster.Nodes[1]
+	full := runAgent(t, ctx, "", "probe", "--runtime", "kubernetes", "--all-nodes", "-o", "json")
+	if full.code != exitOK {
+		t.Fatalf("before: exit %d: %s", full.code, full.stderr)
+	}
 	// containerd names it as the kubelet resolves it: docker.io/REF.
 	if err := cluster.RemoveImage(ctx, "docker.io/"+probeRef, lack.Name); err != nil {
 		t.Fatal(err)
@@ -314,6 +321,19 @@ func TestOneNodeFails(t *testing.T) {
 	}
 	if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines != 0 || !strings.Contains(r.stderr, lack.Name) {
 		t.Errorf("stderr is not one line naming %s: %q", lack.Name, r.stderr)
+	}
+	// agent diff compares the two cluster reports node by node.
+	dir := t.TempDir()
+	before, after := filepath.Join(dir, "before.json"), filepath.Join(dir, "after.json")
+	if err := os.WriteFile(before, []byte(full.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(after, []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := runAgent(t, ctx, "", "diff", before, after)
+	if d.code != 12 || !strings.Contains(d.stdout, "node "+lack.Name) || !strings.Contains(d.stdout, "error: image-missing") {
+		t.Errorf("diff: exit %d, want 12 naming node %s's new error:\n%s%s", d.code, lack.Name, d.stdout, d.stderr)
 	}
 	assertNoProbePods(t, ctx, 15*time.Second)
 }
