@@ -390,7 +390,8 @@ func TestRBAC(t *testing.T) {
 
 // An agent killed with SIGKILL in the middle of the fan-out leaves no
 // probe pod Running 10 s later: each pod's exec'd probe sees stdin EOF and
-// its waiting main process ends with it.
+// its waiting main process ends with it. The next run deletes the finished
+// pods (the start-of-run sweep).
 func TestKilledAgentLeavesNoRunningPod(t *testing.T) {
 	setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -427,10 +428,11 @@ func TestKilledAgentLeavesNoRunningPod(t *testing.T) {
 	if strings.Contains(out, "Running") {
 		t.Fatalf("10 s after kill -9, probe pods still Running:\n%s", out)
 	}
-	// Cleanup of what the killed run left (finished pods).
-	if r := runAgent(t, ctx, "", "cleanup", "--runtime", "kubernetes"); r.code != exitOK {
-		t.Fatalf("cleanup: exit %d: %s", r.code, r.stderr)
+	// The next run sweeps the killed run's finished pods at its start.
+	if r := runAgent(t, ctx, "", "probe", "--runtime", "kubernetes", "--node", cluster.Nodes[0].Name, "-o", "json"); r.code != exitOK {
+		t.Fatalf("the next run: exit %d: %s", r.code, r.stderr)
 	}
+	assertNoProbePods(t, ctx, 15*time.Second)
 }
 
 // cleanup removes stale probe pods and leaves a foreign pod alone.
