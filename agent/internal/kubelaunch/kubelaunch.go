@@ -82,8 +82,12 @@ func (n *Node) Start(ctx context.Context, o launcher.Options) (launcher.Session,
 	if o.OnImage != nil {
 		o.OnImage(n.Runner.Image)
 	}
-	o.Step("pod " + n.PodName())
-	pod, err := n.Runner.StartPod(ctx, n.Node.Name)
+	name := o.Name
+	if name == "" {
+		name = n.PodName()
+	}
+	o.Step("pod " + name)
+	pod, err := n.Runner.StartPodNamed(ctx, n.Node.Name, name)
 	if err != nil {
 		return nil, err
 	}
@@ -110,17 +114,18 @@ func (n *Node) Ping(ctx context.Context) error {
 
 // Sweep implements launcher.Launcher: the stale probe pods of the
 // namespace (finished, past their deadline, or whose agent on this host is
-// gone); never this run's, never a pod without dockprobe's label.
+// gone), never a live run's (its agent runs and its deadline is ahead),
+// never a pod without dockprobe's label.
 func (n *Node) Sweep(ctx context.Context, now time.Time) ([]string, error) {
 	return kube.Sweep(ctx, n.Runner.Client, kube.SweepOptions{
-		Namespace: n.Runner.Namespace, KeepRun: n.Runner.RunID, Alive: Alive, Now: now,
+		Namespace: n.Runner.Namespace, Alive: Alive, Now: now,
 	})
 }
 
-// Cleanup implements launcher.Launcher: every probe pod of the namespace
-// but this run's (there is none: cleanup starts no probe).
+// Cleanup implements launcher.Launcher: every probe pod of the namespace,
+// and only dockprobe's.
 func (n *Node) Cleanup(ctx context.Context, warn func(name string, err error)) ([]string, error) {
-	removed, err := kube.Sweep(ctx, n.Runner.Client, kube.SweepOptions{Namespace: n.Runner.Namespace, KeepRun: n.Runner.RunID, All: true})
+	removed, err := kube.Sweep(ctx, n.Runner.Client, kube.SweepOptions{Namespace: n.Runner.Namespace, All: true})
 	if err != nil && len(removed) > 0 {
 		// Some went, some did not: the listing worked, say which failed.
 		warn("probe pods", err)

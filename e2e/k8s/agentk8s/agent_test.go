@@ -502,3 +502,28 @@ func randomSuffix() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// The launcher conformance suite (agent/internal/launcher/launchertest)
+// passes against the Kubernetes launcher of a real node, in a namespace of
+// the test's own (the suite's Cleanup removes every probe pod there).
+func TestLauncherConformance(t *testing.T) {
+	setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ns := "dockprobe-suite-" + randomSuffix()
+	if err := cluster.Namespace(ctx, ns, map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "-run", "^TestConformance$", "./agent/internal/kubelaunch")
+	cmd.Dir = root()
+	cmd.Env = append(os.Environ(), "DOCKPROBE_KUBECONFIG="+cluster.Kubeconfig, "DOCKPROBE_KUBE_NODE="+cluster.Nodes[0].Name,
+		"DOCKPROBE_KUBE_NAMESPACE="+ns, "DOCKPROBE_KUBE_IMAGE="+probeRef)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("conformance: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "--- SKIP") || !strings.Contains(string(out), "--- PASS: TestConformance") {
+		t.Fatalf("conformance skipped or ran nothing:\n%s", out)
+	}
+	t.Logf("%s", out)
+}
