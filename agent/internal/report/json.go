@@ -41,7 +41,7 @@ func JSON(w io.Writer, r *probev1.Report) error {
 
 // MarshalJSON is JSON into a byte slice.
 func MarshalJSON(r *probev1.Report) ([]byte, error) {
-	raw, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(complete(r))
+	raw, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(foldSafeConfig(complete(r)))
 	if err != nil {
 		return nil, fmt.Errorf("marshal report as JSON: %w", err)
 	}

@@ -133,6 +133,12 @@ func TestCollectFixture(t *testing.T) {
 	if want := []string{"1 init [] ", "143 dockerd [] "}; !slices.Equal(chain, want) {
 		t.Errorf("ancestry = %q, want %q", chain, want)
 	}
+	// The shim's child 905 shares the target's network namespace (as a
+	// --network host container does, or `runc start` for a moment at
+	// every start): its links are the VM's, not a container's.
+	if l := r.GetContainerLinks(); len(l) != 0 {
+		t.Errorf("container links = %v, want none (the only shim child is in the target's netns)", l)
+	}
 	if c := r.GetContainer(); len(c.GetEtcHosts()) != 2 || c.GetHostname() != "probe-1" {
 		t.Errorf("container = %v", c)
 	}

@@ -46,7 +46,7 @@ func (c *collector) extras(pid int, scanned []procs.Process) {
 		return func(r *probev1.Report) { r.MountViews = v }, err
 	})
 	go c.send(SectionContainerLinks, 0, func() (func(*probev1.Report), error) {
-		l, err := c.containerLinks(scanned)
+		l, err := c.containerLinks(pid, scanned)
 		return func(r *probev1.Report) { r.ContainerLinks = l }, err
 	})
 	go c.send(SectionNames, 0, func() (func(*probev1.Report), error) {
@@ -124,7 +124,12 @@ func isShare(mp string) bool {
 
 // containerLinks lists, for each container process (a child of a
 // containerd shim), the non-loopback interfaces of its network namespace.
-func (c *collector) containerLinks(scanned []procs.Process) ([]*probev1.ContainerLink, error) {
+// A shim child in the target's own network namespace is skipped: its links
+// are the VM's, not a container's. That is a --network host container, and
+// also, for a moment at every container start, the `runc start` the shim
+// runs, which the probe's own start (--prefetch collects at once) meets.
+func (c *collector) containerLinks(target int, scanned []procs.Process) ([]*probev1.ContainerLink, error) {
+	targetNS, _ := c.fsys.Readlink(target, "ns/net")
 	shims := map[int]string{}
 	for _, p := range scanned {
 		if strings.HasPrefix(p.Comm, "containerd-shim") {
@@ -147,7 +152,7 @@ func (c *collector) containerLinks(scanned []procs.Process) ([]*probev1.Containe
 			break
 		}
 		ns, _ := c.fsys.Readlink(p.PID, "ns/net")
-		if ns == "" || seenNS[ns] || c.fsys.SharesNamespace(p.PID, "net") {
+		if ns == "" || seenNS[ns] || ns == targetNS || c.fsys.SharesNamespace(p.PID, "net") {
 			continue
 		}
 		seenNS[ns] = true
