@@ -53,7 +53,9 @@ non-Docker IP addresses with consistent pseudonyms.`,
   agent probe --format '{{json .interfaces}}'
   agent probe --format '{{.engine.hostGatewayIp}}'
   agent probe --anonymize --mapping-file ~/dockprobe-map.json -o json
-  agent --context desktop-linux probe`,
+  agent --context desktop-linux probe
+  agent probe --runtime kubernetes --all-nodes          # every node of a cluster: one cluster report
+  agent probe --runtime kubernetes --node worker-1 -o json --kube-context prod`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.output.validate(); err != nil {
