@@ -228,6 +228,16 @@ func selectionText(s kube.Selection) string {
 	return "all nodes"
 }
 
+// analyzeNode is analyze for a node's report. The agent's own machine is
+// not the node's host (as it is for Docker Desktop's VM): its interfaces
+// and routes would make the host-side checks (MTU, overlaps) judge the
+// node against an unrelated machine, so the node's report has no host
+// side and those checks skip.
+func analyzeNode(rep *probev1.Report) {
+	rep.Host = &probev1.Host{}
+	analyze(rep)
+}
+
 // nodeOutcome is one node's run.
 type nodeOutcome struct {
 	rep  *probev1.Report
@@ -352,7 +362,7 @@ func runClusterProbe(ctx context.Context, g *globalOptions, o *probeOptions, std
 		return err
 	}
 	o.progress.Step(fmt.Sprintf("probe %d node(s)", len(cr.nodes)))
-	nodes, errs := cr.probe(ctx, g, stderr, analyze)
+	nodes, errs := cr.probe(ctx, g, stderr, analyzeNode)
 	if interrupted(ctx) {
 		return context.Cause(ctx)
 	}
@@ -372,7 +382,7 @@ func runClusterDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, s
 	if err != nil {
 		return err
 	}
-	nodes, errs := cr.probe(ctx, g, stderr, analyze)
+	nodes, errs := cr.probe(ctx, g, stderr, analyzeNode)
 	if interrupted(ctx) {
 		return context.Cause(ctx)
 	}
@@ -430,7 +440,7 @@ func runClusterBundle(ctx context.Context, g *globalOptions, o *bundleOptions, s
 	}
 	dg := *g
 	dg.debug = true // the log gets everything --debug would show
-	nodes, errs := cr.probe(ctx, &dg, logw, analyze)
+	nodes, errs := cr.probe(ctx, &dg, logw, analyzeNode)
 	if interrupted(ctx) {
 		return context.Cause(ctx)
 	}
