@@ -231,3 +231,14 @@ func Open(data []byte) (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// AddUnder adds every file of sub under the folder prefix (a cluster
+// bundle's nodes/NAME/). Both builders share the run's scrubber, so the
+// files are scrubbed already.
+func (b *Builder) AddUnder(prefix string, sub *Builder) {
+	for _, f := range sub.files {
+		g := *f
+		g.Path = cleanName(b.scrub.String(prefix + "/" + f.Path))
+		b.files[g.Path] = &g
+	}
+}

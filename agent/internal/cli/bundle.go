@@ -71,6 +71,9 @@ status is the probe's.`,
 			if err := o.probe.rt.validate(g); err != nil {
 				return err
 			}
+			if o.probe.rt.runtime == RuntimeKube {
+				return runClusterBundle(cmd.Context(), g, o, cmd.ErrOrStderr())
+			}
 			return runBundle(cmd.Context(), g, o, cmd.ErrOrStderr())
 		},
 	}

@@ -29,7 +29,9 @@ func newDiffCmd(*globalOptions) *cobra.Command {
 		Short: "Compare two reports or bundles (e.g. before and after a VPN connects)",
 		Long: `diff compares two reports (agent probe -o json) or bundles (agent bundle) and
 lists added, removed and changed interfaces, addresses, routes, mounts, dockerd
-flags, Docker networks, findings and engine facts.
+flags, Docker networks, findings and engine facts. Two cluster reports
+(agent probe --runtime kubernetes -o json, or cluster bundles) are compared
+node by node: nodes added or removed, a node's state, and each node's report.
 
 Exit status: 0 when they are the same, 12 when they differ, another code when
 a file cannot be read.`,
@@ -47,15 +49,35 @@ a file cannot be read.`,
 			scrub := redact.New(nil)
 			var res diff.Result
 			res.A, res.B = args[0], args[1]
-			a, err := loadReport(args[0])
+			ca, aCluster, err := loadCluster(args[0])
 			if err != nil {
 				return err
 			}
-			b, err := loadReport(args[1])
+			cb, bCluster, err := loadCluster(args[1])
 			if err != nil {
 				return err
 			}
-			res.Changes = diff.Compare(scrub.Report(a), scrub.Report(b))
+			switch {
+			case aCluster && bCluster:
+				// Node by node.
+				res.Changes = diff.CompareClusters(scrub.Cluster(ca), scrub.Cluster(cb))
+			case aCluster != bCluster:
+				cl, single := args[0], args[1]
+				if bCluster {
+					cl, single = args[1], args[0]
+				}
+				return fmt.Errorf("%w: %s is a cluster report and %s is not: compare a cluster report with a cluster report", ErrUsage, cl, single)
+			default:
+				a, err := loadReport(args[0])
+				if err != nil {
+					return err
+				}
+				b, err := loadReport(args[1])
+				if err != nil {
+					return err
+				}
+				res.Changes = diff.Compare(scrub.Report(a), scrub.Report(b))
+			}
 			res.Differ = len(res.Changes) > 0
 			w := cmd.OutOrStdout()
 			if o.output == "json" {
@@ -74,6 +96,20 @@ a file cannot be read.`,
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// loadCluster reads name as a cluster report; ok is false when it is not
+// one.
+func loadCluster(name string) (*probev1.ClusterReport, bool, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	r, ok, err := diff.LoadCluster(data)
+	if err != nil {
+		return nil, ok, fmt.Errorf("%w: %s: %w", ErrUsage, name, err)
+	}
+	return r, ok, nil
 }
 
 func loadReport(name string) (*probev1.Report, error) {

@@ -68,6 +68,12 @@ agent probe (README.md).`,
 }
 
 func runDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, stdout, stderr io.Writer) error {
+	if o.rt.runtime == RuntimeKube {
+		if err := o.rt.validate(g); err != nil {
+			return err
+		}
+		return runClusterDoctor(ctx, g, o, stdout, stderr)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	if err := o.rt.validate(g); err != nil {

@@ -7,6 +7,9 @@ import (
 
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
 	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/imagesave"
+	"github.com/dockprobe/dockprobe/agent/internal/kube"
+	"github.com/dockprobe/dockprobe/agent/internal/kubelaunch"
 	"github.com/dockprobe/dockprobe/agent/internal/launch"
 	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
@@ -29,7 +32,10 @@ const (
 	ExitWindowsEngine    = 10 // the engine is in Windows containers mode
 	ExitTargetGone       = 11 // the target process exited during collection (partial report)
 	ExitDiffers          = 12 // `agent diff`: the two reports differ
-	ExitDoctorErrors     = 20 // `agent doctor`: a check found an error-severity problem
+	// Added for the Kubernetes runtime (issue 15).
+	ExitForbidden    = 13 // the Kubernetes API refused a verb on a resource (RBAC)
+	ExitNodesFailed  = 14 // some nodes have no report; the cluster report (printed) has each one's error
+	ExitDoctorErrors = 20 // `agent doctor`: a check found an error-severity problem
 	// A run ended by a signal exits 128 plus its number, whatever stage
 	// it was in (cli.Main): SIGINT (Ctrl-C) 130, SIGTERM 143, SIGHUP 129.
 	ExitInterrupted = 130
@@ -55,7 +61,18 @@ func ExitCode(err error) int {
 		return ExitDiffers
 	case errors.Is(err, ErrDoctorFindings):
 		return ExitDoctorErrors
-	case errors.Is(err, ErrUsage),
+	case errors.Is(err, ErrNodesFailed):
+		return ExitNodesFailed
+	case errors.Is(err, kube.ErrForbidden):
+		return ExitForbidden
+	case errors.Is(err, kube.ErrImageMissing), errors.Is(err, kube.ErrPodFailed):
+		return ExitProbeBlocked
+	case errors.Is(err, kube.ErrTimeout):
+		return ExitTimeout
+	case errors.Is(err, kube.ErrNodeNotReady):
+		return ExitUnreachable
+	case errors.Is(err, ErrUsage), errors.Is(err, imagesave.ErrUsage),
+		errors.Is(err, kube.ErrConfig), errors.Is(err, kube.ErrNoNodes), errors.Is(err, kubelaunch.ErrNoNode),
 		errors.Is(err, endpoint.ErrContextNotFound), errors.Is(err, endpoint.ErrInvalidContext),
 		errors.Is(err, endpoint.ErrInvalidHost), errors.Is(err, endpoint.ErrUnsupportedHost),
 		errors.Is(err, endpoint.ErrConflictingOptions), errors.Is(err, endpoint.ErrInvalidAPIVersion),

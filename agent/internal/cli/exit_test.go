@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/kube"
 	"github.com/dockprobe/dockprobe/agent/internal/launch"
 	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -35,6 +36,8 @@ func TestExitCodesAreDistinct(t *testing.T) {
 		{"deadline", context.DeadlineExceeded, ExitTimeout},
 		{"probe gone", fmt.Errorf("collect: %w", probeclient.ErrProbeGone), ExitProbeFailed},
 		{"target gone", fmt.Errorf("%w (pid 7)", ErrTargetGone), ExitTargetGone},
+		{"kubernetes forbidden", fmt.Errorf("node a: %w", &kube.ForbiddenError{Verb: "create", Resource: "pods/exec"}), ExitForbidden},
+		{"some nodes failed", fmt.Errorf("%w: 1 of 2", ErrNodesFailed), ExitNodesFailed},
 		{"interrupted", context.Canceled, ExitInterrupted},
 		{"other", errors.New("boom"), ExitFailure},
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/dockprobe/dockprobe/agent/internal/cluster"
 	"github.com/dockprobe/dockprobe/agent/internal/redact"
 	"github.com/dockprobe/dockprobe/agent/internal/report"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -68,6 +69,21 @@ func render(w io.Writer, rep *probev1.Report, o outputOptions) error {
 	clean := s.Report(rep)
 	err := report.Write(w, clean, report.Options{Format: o.format, Template: o.template, Color: useColor(w, o.noColor)})
 	if err != nil {
+		return err
+	}
+	if s.Anon != nil && o.mappingFile != "" {
+		return writeMapping(o.mappingFile, s.Anon)
+	}
+	return nil
+}
+
+// renderCluster is render for a cluster report: the same redaction (the
+// server URL, every node's report) and formats.
+func renderCluster(w io.Writer, rep *probev1.ClusterReport, o outputOptions) error {
+	o.progress.Done()
+	s := o.scrubber()
+	clean := s.Cluster(rep)
+	if err := cluster.Write(w, clean, report.Options{Format: o.format, Template: o.template, Color: useColor(w, o.noColor)}); err != nil {
 		return err
 	}
 	if s.Anon != nil && o.mappingFile != "" {

@@ -53,7 +53,9 @@ non-Docker IP addresses with consistent pseudonyms.`,
   agent probe --format '{{json .interfaces}}'
   agent probe --format '{{.engine.hostGatewayIp}}'
   agent probe --anonymize --mapping-file ~/dockprobe-map.json -o json
-  agent --context desktop-linux probe`,
+  agent --context desktop-linux probe
+  agent probe --runtime kubernetes --all-nodes          # every node of a cluster: one cluster report
+  agent probe --runtime kubernetes --node worker-1 -o json --kube-context prod`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.output.validate(); err != nil {
@@ -86,6 +88,14 @@ non-Docker IP addresses with consistent pseudonyms.`,
 // runProbe produces the report. When the probe cannot run, the report still
 // carries what the engine said, and the error explains why.
 func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, stderr io.Writer) error {
+	if o.rt.runtime == RuntimeKube {
+		// Many nodes, one cluster report: each node's run is bounded by
+		// --node-timeout, not the whole fan-out by --timeout.
+		if err := o.rt.validate(g); err != nil {
+			return err
+		}
+		return runClusterProbe(ctx, g, o, stdout, stderr)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	if err := o.rt.validate(g); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dockprobe/dockprobe/agent/internal/endpoint"
 	"github.com/dockprobe/dockprobe/agent/internal/engine"
+	"github.com/dockprobe/dockprobe/agent/internal/kubelaunch"
 	"github.com/dockprobe/dockprobe/agent/internal/launch"
 	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/nerdctl"
@@ -24,6 +25,7 @@ const (
 	RuntimeAuto    = "auto"
 	RuntimeDocker  = launch.RuntimeDocker
 	RuntimeNerdctl = nerdctl.Runtime
+	RuntimeKube    = kubelaunch.Runtime
 )
 
 // runtimeOptions choose how the probe is launched: through the Docker
@@ -34,23 +36,35 @@ type runtimeOptions struct {
 	address   string
 	namespace string
 	nerdctl   string
+	// kube are the Kubernetes runtime's (kube.go).
+	kube kubeOptions
 }
 
 func (r *runtimeOptions) addFlags(f *pflag.FlagSet) {
-	f.StringVar(&r.runtime, "runtime", RuntimeAuto, "how to launch the probe: docker, nerdctl, or auto (Docker; nerdctl when no Docker engine answers and nerdctl is on PATH)")
+	f.StringVar(&r.runtime, "runtime", RuntimeAuto, "how to launch the probe: docker, nerdctl, kubernetes, or auto (Docker; nerdctl when no Docker engine answers and nerdctl is on PATH)")
 	f.StringVar(&r.address, "address", "", "containerd address for nerdctl (nerdctl --address; implies --runtime nerdctl)")
 	f.StringVar(&r.namespace, "namespace", "", "containerd namespace for nerdctl (nerdctl --namespace; implies --runtime nerdctl)")
 	f.StringVar(&r.nerdctl, "nerdctl", "", "the nerdctl binary (default: nerdctl on PATH)")
+	r.kube.addFlags(f)
 }
 
 // validate checks the runtime flags against the global engine flags.
 func (r *runtimeOptions) validate(g *globalOptions) error {
 	switch r.runtime {
-	case RuntimeAuto, RuntimeDocker, RuntimeNerdctl:
+	case RuntimeAuto, RuntimeDocker, RuntimeNerdctl, RuntimeKube:
 	default:
-		return fmt.Errorf("%w: --runtime must be docker, nerdctl or auto, got %q", ErrUsage, r.runtime)
+		return fmt.Errorf("%w: --runtime must be docker, nerdctl, kubernetes or auto, got %q", ErrUsage, r.runtime)
 	}
 	nerdctlFlags := r.address != "" || r.namespace != "" || r.nerdctl != ""
+	if r.runtime == RuntimeKube {
+		if nerdctlFlags || g.host != "" || g.context != "" {
+			return fmt.Errorf("%w: --host, --context, --address, --namespace and --nerdctl choose a Docker or containerd engine; with --runtime kubernetes use --kubeconfig, --kube-context and --kube-namespace", ErrUsage)
+		}
+		return r.kube.validate()
+	}
+	if f := r.kube.set(); f != "" {
+		return fmt.Errorf("%w: %s is the Kubernetes runtime's: add --runtime kubernetes", ErrUsage, f)
+	}
 	if r.runtime == RuntimeDocker && nerdctlFlags {
 		return fmt.Errorf("%w: --address, --namespace and --nerdctl are nerdctl's; they do not go with --runtime docker", ErrUsage)
 	}
@@ -107,6 +121,9 @@ func (r *runtimeOptions) open(ctx context.Context, g *globalOptions, lo launchOp
 	}
 	if lo.warn == nil {
 		lo.warn = io.Discard
+	}
+	if r.runtime == RuntimeKube {
+		return r.kube.open(ctx)
 	}
 	if r.nerdctlFirst() {
 		return r.openNerdctl(ctx, lo)

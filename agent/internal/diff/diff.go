@@ -28,6 +28,9 @@ import (
 
 // Change is one difference.
 type Change struct {
+	// Node is the node the change is on, for cluster reports (empty for
+	// a single engine's).
+	Node string `json:"node,omitempty"`
 	// Change is added, removed or changed.
 	Change  string `json:"change"`
 	Section string `json:"section"`
@@ -277,28 +280,44 @@ func Text(w io.Writer, res Result) error {
 	if !res.Differ {
 		sb.WriteString("no differences\n")
 	}
-	for _, sec := range Sections {
+	// Cluster reports: node by node, in the order of the changes.
+	var nodes []string
+	for _, c := range res.Changes {
+		if !slices.Contains(nodes, c.Node) {
+			nodes = append(nodes, c.Node)
+		}
+	}
+	for _, node := range nodes {
+		if node != "" {
+			fmt.Fprintf(&sb, "\nnode %s\n", node)
+		}
+		textSections(&sb, res.Changes, node)
+	}
+	_, err := io.WriteString(w, strings.ReplaceAll(sb.String(), "  \n", "\n"))
+	return err
+}
+
+func textSections(sb *strings.Builder, changes []Change, node string) {
+	for _, sec := range append([]string{"nodes"}, Sections...) {
 		first := true
-		for _, c := range res.Changes {
-			if c.Section != sec {
+		for _, c := range changes {
+			if c.Section != sec || c.Node != node {
 				continue
 			}
 			if first {
-				fmt.Fprintf(&sb, "\n%s\n", sec)
+				fmt.Fprintf(sb, "\n%s\n", sec)
 				first = false
 			}
 			switch c.Change {
 			case "added":
-				fmt.Fprintf(&sb, "  + %s  %s\n", c.Key, c.After)
+				fmt.Fprintf(sb, "  + %s  %s\n", c.Key, c.After)
 			case "removed":
-				fmt.Fprintf(&sb, "  - %s  %s\n", c.Key, c.Before)
+				fmt.Fprintf(sb, "  - %s  %s\n", c.Key, c.Before)
 			default:
-				fmt.Fprintf(&sb, "  ~ %s\n      before: %s\n      after:  %s\n", c.Key, c.Before, c.After)
+				fmt.Fprintf(sb, "  ~ %s\n      before: %s\n      after:  %s\n", c.Key, c.Before, c.After)
 			}
 		}
 	}
-	_, err := io.WriteString(w, strings.ReplaceAll(sb.String(), "  \n", "\n"))
-	return err
 }
 
 // JSON writes the result as indented JSON (changes always a list).

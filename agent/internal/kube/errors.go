@@ -87,6 +87,11 @@ func apiError(err error, verb, resource, namespace string) error {
 			return fmt.Errorf("%w: %w: namespace %s enforces a Pod Security level below privileged (the probe needs hostPID, SYS_ADMIN and SYS_PTRACE); label it: `kubectl label --overwrite namespace %s pod-security.kubernetes.io/enforce=privileged pod-security.kubernetes.io/audit=privileged pod-security.kubernetes.io/warn=privileged` (deploy/kubernetes/namespace.yaml)",
 				ErrConfig, ErrPodSecurity, namespace, namespace)
 		}
+		if strings.Contains(msg, "error looking up service account") {
+			// Admission, not RBAC: a namespace made without a controller
+			// manager has no default ServiceAccount.
+			return fmt.Errorf("%w: namespace %s has no default ServiceAccount, which admission requires of every pod: `kubectl create serviceaccount default -n %s` (%s)", ErrConfig, namespace, namespace, msg)
+		}
 		return &ForbiddenError{Verb: verb, Resource: resource, Namespace: namespace, Message: msg}
 	}
 	if (st.Reason == metav1.StatusReasonNotFound || st.Code == http.StatusNotFound) && resource == "namespaces" {

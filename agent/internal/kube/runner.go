@@ -87,7 +87,16 @@ func (r *Runner) Pod(node string) *corev1.Pod {
 // ctx (give it the node's deadline). On failure the pod is deleted again;
 // on success the caller must call DeletePod.
 func (r *Runner) StartPod(ctx context.Context, node string) (*corev1.Pod, error) {
+	return r.StartPodNamed(ctx, node, "")
+}
+
+// StartPodNamed is StartPod with the pod's name chosen by the caller (a
+// launcher.Options.Name); empty keeps PodName's.
+func (r *Runner) StartPodNamed(ctx context.Context, node, name string) (*corev1.Pod, error) {
 	want := r.Pod(node)
+	if name != "" {
+		want.Name = name
+	}
 	pods := r.Client.CS.CoreV1().Pods(r.Namespace)
 	created, err := pods.Create(ctx, want, metav1.CreateOptions{FieldManager: ManagedBy})
 	if err != nil {

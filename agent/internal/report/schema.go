@@ -107,3 +107,25 @@ func (g *schemaGen) scalar(fd protoreflect.FieldDescriptor) map[string]any {
 		return map[string]any{"type": "integer"}
 	}
 }
+
+// ClusterSchemaID names the JSON Schema of the cluster report;
+// docs/cluster.schema.json is its committed copy.
+const ClusterSchemaID = "https://github.com/dockprobe/dockprobe/docs/cluster.schema.json"
+
+// ClusterJSONSchema is the JSON Schema of `agent probe --runtime kubernetes
+// -o json` (message ClusterReport of proto/probe/v1/cluster.proto), made
+// like JSONSchema: each node's report is the same Report.
+func ClusterJSONSchema() []byte {
+	g := &schemaGen{defs: map[string]any{}}
+	root := g.message((&probev1.ClusterReport{}).ProtoReflect().Descriptor())
+	doc := map[string]any{
+		"$schema":     "https://json-schema.org/draft/2020-12/schema",
+		"$id":         ClusterSchemaID,
+		"title":       "dockprobe cluster report, schema version " + strconv.Itoa(int(probev1.SchemaVersion)),
+		"description": "The output of `agent probe --runtime kubernetes -o json` (proto/probe/v1/cluster.proto, message ClusterReport, rendered by protojson with lowerCamelCase names and every field present; nodes[].report is the single-engine Report). Rules: fields are only added within a schema version; a documented path is never renamed, removed or retyped.",
+		"$ref":        root["$ref"],
+		"$defs":       g.defs,
+	}
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	return append(b, '\n')
+}

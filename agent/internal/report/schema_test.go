@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -131,4 +132,27 @@ func typeOK(types []string, v any) bool {
 		}
 	}
 	return false
+}
+
+// docs/cluster.schema.json is generated: go test -update rewrites it; the
+// cluster package's golden cluster report validates against it.
+func TestClusterSchemaFileUpToDate(t *testing.T) {
+	golden(t, "../../../docs/cluster.schema.json", ClusterJSONSchema())
+	var schema map[string]any
+	if err := json.Unmarshal(ClusterJSONSchema(), &schema); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../cluster/testdata/cluster.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if errs := validate(schema, schema, doc, ""); len(errs) > 0 {
+		t.Errorf("cluster.golden.json: %s", strings.Join(errs, "\n"))
+	}
 }
