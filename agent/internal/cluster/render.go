@@ -65,15 +65,7 @@ func Template(w io.Writer, r *probev1.ClusterReport, text string) error {
 	if err := dec.Decode(&doc); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, doc); err != nil {
-		return fmt.Errorf("template: %w", err)
-	}
-	if !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
-		buf.WriteByte('\n')
-	}
-	_, err = w.Write(buf.Bytes())
-	return err
+	return report.ExecTemplate(w, t, doc)
 }
 
 // Text writes the node table first (one line per node: its state, kubelet,

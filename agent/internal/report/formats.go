@@ -176,6 +176,12 @@ func Template(w io.Writer, r *probev1.Report, text string) error {
 	if err != nil {
 		return err
 	}
+	return ExecTemplate(w, t, doc)
+}
+
+// ExecTemplate runs a parsed --format template over a JSON document and
+// writes its output, ended by a newline (as docker's --format does).
+func ExecTemplate(w io.Writer, t *template.Template, doc any) error {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, doc); err != nil {
 		return fmt.Errorf("template: %w", err)
@@ -183,7 +189,7 @@ func Template(w io.Writer, r *probev1.Report, text string) error {
 	if !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
 		buf.WriteByte('\n')
 	}
-	_, err = w.Write(buf.Bytes())
+	_, err := w.Write(buf.Bytes())
 	return err
 }
 

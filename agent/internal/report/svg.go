@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/xml"
 	"fmt"
+	"github.com/dockprobe/dockprobe/agent/internal/knowledge"
 	"io"
 	"net/netip"
 	"regexp"
@@ -185,25 +186,6 @@ func vmInterface(r *probev1.Report, name string) *probev1.Interface {
 	return nil
 }
 
-func bridgeOf(n *probev1.Network) string {
-	if n.GetDriver() != "bridge" {
-		return ""
-	}
-	if b := n.GetBridge(); b != "" {
-		return b
-	}
-	if b := n.GetOptions()["com.docker.network.bridge.name"]; b != "" {
-		return b
-	}
-	if n.GetName() == "bridge" {
-		return "docker0"
-	}
-	if len(n.GetId()) >= 12 {
-		return "br-" + n.GetId()[:12]
-	}
-	return ""
-}
-
 // attached names the containers whose veth hangs off bridge: by the
 // name the agent matched, else the container id, else the veth.
 func attached(r *probev1.Report, bridge string) []string {
@@ -352,7 +334,7 @@ func NetworkPicture(r *probev1.Report) string {
 	var nets []*svgBox
 	y = 50
 	for _, n := range r.GetEngine().GetNetworks() {
-		br := bridgeOf(n)
+		br := knowledge.BridgeName(n)
 		if br == "" {
 			continue
 		}
