@@ -490,12 +490,15 @@ const statusAccessViolation = 0xC0000005
 // Two outcomes are the Go runtime's under Wine, not the agent's, and are
 // accepted but counted: exit 0 with a complete report (Wine dropped an
 // event sent while the program was still starting, or it came after the
-// work was done) and 0xC0000005 within 100 ms of the start. At least half
-// of the runs must end in 130, so that the agent's interrupt path is what
-// is tested.
+// work was done) and 0xC0000005 within 100 ms of the start. At least three
+// runs must end in 130, so that the agent's interrupt path is what is
+// tested: the moments are dense below 500 ms, since on a quiet machine the
+// agent is done before that (CI saw every Ctrl-C from 500 ms on arrive
+// after a complete report).
 func TestConsoleCtrlC(t *testing.T) {
-	delays := []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 400 * time.Millisecond,
-		500 * time.Millisecond, 600 * time.Millisecond, 700 * time.Millisecond, 850 * time.Millisecond, time.Second}
+	delays := []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond,
+		200 * time.Millisecond, 250 * time.Millisecond, 300 * time.Millisecond, 400 * time.Millisecond,
+		500 * time.Millisecond, 700 * time.Millisecond, time.Second}
 	interrupted := 0
 	for _, d := range delays {
 		dir := t.TempDir()
@@ -531,8 +534,8 @@ func TestConsoleCtrlC(t *testing.T) {
 		}
 		noProbesAfter(t, ended, 10*time.Second, fmt.Sprintf("Ctrl-C at %s", d))
 	}
-	if interrupted*2 < len(delays) {
-		t.Errorf("only %d of %d Ctrl-Cs ended in exit 130", interrupted, len(delays))
+	if interrupted < 3 {
+		t.Errorf("only %d of %d Ctrl-Cs ended in exit 130: the interrupt path was hardly tested", interrupted, len(delays))
 	}
 }
 
