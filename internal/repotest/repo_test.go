@@ -3,6 +3,7 @@ package repotest
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -76,6 +77,33 @@ func TestDependencyRules(t *testing.T) {
 				if strings.HasPrefix(p.ImportPath, f) || p.ImportPath == strings.TrimSuffix(f, "/") {
 					t.Errorf("%s depends on %s: %s", r.root, p.ImportPath, r.why)
 				}
+			}
+		}
+	}
+}
+
+// TestShippedBinariesLeaveOutGRPCTrace keeps the Makefile's GOTAGS doing
+// its job: built as shipped, neither binary carries grpc's request tracing
+// (golang.org/x/net/trace pulls in html/template; 3.2 MB of the probe
+// image, which has a 12 MB budget).
+func TestShippedBinariesLeaveOutGRPCTrace(t *testing.T) {
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags string
+	for _, line := range strings.Split(string(mk), "\n") {
+		if name, value, ok := strings.Cut(line, ":="); ok && strings.TrimSpace(name) == "GOTAGS" {
+			tags = strings.TrimSpace(value)
+		}
+	}
+	if !strings.Contains(tags, "grpcnotrace") {
+		t.Fatalf("the Makefile's GOTAGS is %q: it must hold grpcnotrace", tags)
+	}
+	for _, root := range []string{"./probe/cmd/probe", "./agent/cmd/agent"} {
+		for _, p := range list(t, "-tags", tags, "-deps", root) {
+			if p.ImportPath == "golang.org/x/net/trace" || p.ImportPath == "html/template" && root == "./probe/cmd/probe" {
+				t.Errorf("%s built with -tags %s still depends on %s", root, tags, p.ImportPath)
 			}
 		}
 	}
