@@ -50,6 +50,22 @@ type Docker struct {
 	mu       sync.Mutex
 	pre      *watchdog // spawned by Open, for the first Start
 	leftover []string  // probes to remove once the engine answers again
+	// version is the engine's /version as Start read it: Facts reuses it
+	// rather than asking again while the probe starts.
+	version *client.ServerVersionResult
+}
+
+// knownVersion is the engine's client with /version answered from an
+// earlier call of the same run (the engine cannot change version without
+// a restart, which would end the run anyway). Embedding the client keeps
+// what engine.Facts needs beyond the API (the raw re-read of /info).
+type knownVersion struct {
+	*client.Client
+	v client.ServerVersionResult
+}
+
+func (k knownVersion) ServerVersion(context.Context, client.ServerVersionOptions) (client.ServerVersionResult, error) {
+	return k.v, nil
 }
 
 var _ launcher.Launcher = (*Docker)(nil)
@@ -78,7 +94,15 @@ func (d *Docker) API() *client.Client { return d.c }
 func (d *Docker) Runtime() string { return RuntimeDocker }
 
 // Facts implements launcher.Launcher (engine.Facts).
+// /version comes from Start's own call when there was one: on a small VM
+// every request the engine serves while the probe starts delays it.
 func (d *Docker) Facts(ctx context.Context) (*probev1.Engine, []*probev1.SectionError) {
+	d.mu.Lock()
+	v := d.version
+	d.mu.Unlock()
+	if v != nil {
+		return engine.Facts(ctx, knownVersion{Client: d.c, v: *v}, d.cfg.Endpoint)
+	}
 	return engine.Facts(ctx, d.c, d.cfg.Endpoint)
 }
 
@@ -281,6 +305,9 @@ func (d *Docker) Start(ctx context.Context, o launcher.Options) (_ launcher.Sess
 		discard()
 		return nil, fmt.Errorf("%w: read the engine version: %w", engine.ErrEngineUnreachable, err)
 	}
+	d.mu.Lock()
+	d.version = &ver
+	d.mu.Unlock()
 	if strings.EqualFold(ver.Os, "windows") {
 		discard()
 		return nil, fmt.Errorf("%w: switch Docker Desktop to Linux containers (right-click the whale icon, \"Switch to Linux containers...\") and retry", launcher.ErrNotLinuxEngine)
