@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/dockprobe/dockprobe/agent/internal/report"
@@ -138,10 +139,14 @@ func HTML(w io.Writer, r *probev1.ClusterReport) error {
 		}
 		nodes = append(nodes, nd)
 	}
-	return clusterPage.Execute(w, map[string]any{"C": r.GetCluster(), "Nodes": nodes, "Findings": r.GetFindings()})
+	return clusterPage().Execute(w, map[string]any{"C": r.GetCluster(), "Nodes": nodes, "Findings": r.GetFindings()})
 }
 
-var clusterPage = template.Must(template.New("cluster").Parse(`<!DOCTYPE html>
+// clusterPage is parsed on first use: every agent run would pay for it at
+// start otherwise, and most never write HTML.
+var clusterPage = sync.OnceValue(func() *template.Template { return template.Must(template.New("cluster").Parse(clusterPageText)) })
+
+const clusterPageText = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>dockprobe cluster report</title>
 <style>body{font-family:system-ui,sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}
 .err{color:#b00}iframe{width:100%;height:80vh;border:1px solid #ccc;display:none}iframe.on{display:block}</style></head>
@@ -156,4 +161,4 @@ var clusterPage = template.Must(template.New("cluster").Parse(`<!DOCTYPE html>
 <script>function show(id){document.querySelectorAll('iframe').forEach(f=>f.classList.toggle('on',f.id===id))}
 var s=document.getElementById('node');if(s.value)show(s.value)</script>
 </body></html>
-`))
+`

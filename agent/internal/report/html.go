@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -20,7 +21,9 @@ import (
 //go:embed html.tmpl
 var htmlTemplate string
 
-var htmlTmpl = template.Must(template.New("report").Parse(htmlTemplate))
+// htmlTmpl is parsed on first use: every agent run would pay for it at
+// start otherwise, and most never write HTML.
+var htmlTmpl = sync.OnceValue(func() *template.Template { return template.Must(template.New("report").Parse(htmlTemplate)) })
 
 // htmlSection is one searchable table and the raw JSON it was made from.
 type htmlSection struct {
@@ -265,7 +268,7 @@ func htmlWith(w io.Writer, r *probev1.Report, raw []byte) error {
 	page.Sections = append(page.Sections, cs)
 
 	var buf bytes.Buffer
-	if err := htmlTmpl.Execute(&buf, page); err != nil {
+	if err := htmlTmpl().Execute(&buf, page); err != nil {
 		return fmt.Errorf("render HTML report: %w", err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
