@@ -70,6 +70,8 @@ func TestDependencyRules(t *testing.T) {
 			"the probe is minimal: it never imports the agent, an engine SDK or the CLI library"},
 		{"./agent/cmd/agent", []string{module + "/probe/", "github.com/docker/docker/"},
 			"the agent shares only proto/ with the probe and uses github.com/moby/moby/client, not the frozen docker/docker client"},
+		{"./agent/cmd/agent", []string{"k8s.io/client-go/kubernetes", "k8s.io/client-go/gentype", "k8s.io/client-go/testing", "k8s.io/client-go/discovery"},
+			"the agent talks to Kubernetes through kube.API (two API groups): client-go's clientset, discovery and gentype register or carry every group and the OpenAPI code, 26 MB of the binary that every run, Docker's too, pages in at start"},
 	}
 	for _, r := range rules {
 		for _, p := range list(t, "-deps", r.root) {

@@ -198,7 +198,7 @@ func (k *kubeOptions) openCluster(ctx context.Context, debug bool, warn io.Write
 		fmt.Fprintf(warn, "agent: removed %d stale probe pod(s): %v\n", len(swept), swept)
 	}
 	info := &probev1.Cluster{Server: c.Config.Host, Context: k.currentContext(), Namespace: k.namespace, Selection: selectionText(sel)}
-	if v, err := c.CS.Discovery().ServerVersion(); err == nil {
+	if v, err := c.CS.Discovery().ServerVersion(ctx); err == nil {
 		info.Version, info.Platform = v.GitVersion, v.Platform
 	}
 	return &clusterRun{k: k, client: c, runner: r, nodes: nodes, info: info}, nil

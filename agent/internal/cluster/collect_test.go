@@ -24,6 +24,7 @@ import (
 	"k8s.io/streaming/pkg/httpstream"
 
 	"github.com/dockprobe/dockprobe/agent/internal/kube"
+	"github.com/dockprobe/dockprobe/agent/internal/kube/kubetest"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
@@ -132,7 +133,7 @@ func TestCollect(t *testing.T) {
 	})
 	podNode := map[string]string{}
 	var mu sync.Mutex
-	r := &kube.Runner{Client: &kube.Client{CS: cs}, Namespace: "dockprobe", Image: "dockprobe/probe:test", RunID: "r1", Deadline: time.Minute, AppArmorField: true, Now: time.Now}
+	r := &kube.Runner{Client: &kube.Client{CS: kubetest.API(cs)}, Namespace: "dockprobe", Image: "dockprobe/probe:test", RunID: "r1", Deadline: time.Minute, AppArmorField: true, Now: time.Now}
 	r.NewExecutor = func(u *url.URL) (remotecommand.Executor, error) {
 		pod := strings.Split(u.Path, "/")[6]
 		mu.Lock()
@@ -145,7 +146,7 @@ func TestCollect(t *testing.T) {
 		}
 		return nil, fmt.Errorf("no node for pod %s", pod)
 	}
-	nodes, err := kube.SelectNodes(context.Background(), cs, kube.Selection{All: true})
+	nodes, err := kube.SelectNodes(context.Background(), kubetest.API(cs), kube.Selection{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}

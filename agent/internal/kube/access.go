@@ -7,7 +7,6 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Permission is one RBAC permission the agent needs.
@@ -44,7 +43,7 @@ var Needed = []Permission{
 // probe run uses, so that a missing one is one line naming it before any
 // pod is made. It returns the first ForbiddenError; when the review itself
 // cannot be made it returns nil and the real calls will say.
-func CheckAccess(ctx context.Context, cs kubernetes.Interface, namespace string, perms []Permission) error {
+func CheckAccess(ctx context.Context, cs API, namespace string, perms []Permission) error {
 	for _, p := range perms {
 		ns := ""
 		if p.Namespaced {
@@ -80,7 +79,7 @@ var PodSecurityLabels = map[string]string{
 // returns a configuration error naming the fix when it is set below
 // privileged. A namespace the user may not read is not an error here (the
 // least role does not grant it): creating the pod will say.
-func CheckNamespace(ctx context.Context, cs kubernetes.Interface, namespace string) error {
+func CheckNamespace(ctx context.Context, cs API, namespace string) error {
 	ns, err := cs.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	if err != nil {
 		if e := apiError(err, "get", "namespaces", namespace); errors.Is(e, ErrConfig) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -71,10 +70,10 @@ func configError(err error, o ConnOptions) error {
 }
 
 // Client is a connection to one cluster: the REST configuration (exec needs
-// it) and the typed clientset.
+// it) and the API calls the agent makes.
 type Client struct {
 	Config *rest.Config
-	CS     kubernetes.Interface
+	CS     API
 }
 
 // Connect loads the configuration and builds the clientset. It does not
@@ -84,7 +83,7 @@ func Connect(o ConnOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := newClientset(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

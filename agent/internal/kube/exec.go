@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/util/exec"
@@ -21,7 +20,7 @@ import (
 // ExecURL is the pods/exec URL that runs command in the probe container
 // with stdin, stdout and stderr and no TTY (a TTY would mangle gRPC).
 func ExecURL(cfg *rest.Config, namespace, pod string, command []string) (*url.URL, error) {
-	rc, err := rest.RESTClientFor(restConfigForCore(cfg))
+	rc, err := rest.RESTClientFor(groupConfig(cfg, "/api", corev1.SchemeGroupVersion))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -33,15 +32,7 @@ func ExecURL(cfg *rest.Config, namespace, pod string, command []string) (*url.UR
 			Stdout:    true,
 			Stderr:    true,
 			TTY:       false,
-		}, scheme.ParameterCodec).URL(), nil
-}
-
-func restConfigForCore(cfg *rest.Config) *rest.Config {
-	c := rest.CopyConfig(cfg)
-	c.APIPath = "/api"
-	c.GroupVersion = &corev1.SchemeGroupVersion
-	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
-	return c
+		}, codecs().params).URL(), nil
 }
 
 // ShouldFallback is kubectl's predicate for falling back from WebSocket to

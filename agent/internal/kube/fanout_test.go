@@ -1,12 +1,10 @@
-package kube
+package kube_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
-
-	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,9 +12,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	. "github.com/dockprobe/dockprobe/agent/internal/kube"
+	"github.com/dockprobe/dockprobe/agent/internal/kube/kubetest"
 )
 
 // fakeCluster is a fake clientset with n Ready nodes whose "kubelet"
@@ -84,7 +86,7 @@ func newFakeCluster(n int, missing, stuck []string) *fakeCluster {
 }
 
 func (f *fakeCluster) runner() *Runner {
-	return &Runner{Client: &Client{CS: f.cs}, Namespace: "dockprobe", Image: "dockprobe/probe:test", RunID: "run1", AgentHost: "h", AgentPID: 1, Deadline: time.Minute, AppArmorField: true, Now: time.Now}
+	return &Runner{Client: &Client{CS: kubetest.API(f.cs)}, Namespace: "dockprobe", Image: "dockprobe/probe:test", RunID: "run1", AgentHost: "h", AgentPID: 1, Deadline: time.Minute, AppArmorField: true, Now: time.Now}
 }
 
 // probeNode is what the launcher does per node, less the exec: start the
@@ -108,7 +110,7 @@ func probeNode(r *Runner, inFlight, maxInFlight *atomic.Int64) func(ctx context.
 func TestFanOut500Nodes(t *testing.T) {
 	f := newFakeCluster(500, []string{"node-007", "node-333"}, []string{"node-499"})
 	r := f.runner()
-	nodes, err := SelectNodes(context.Background(), f.cs, Selection{All: true})
+	nodes, err := SelectNodes(context.Background(), kubetest.API(f.cs), Selection{All: true})
 	if err != nil || len(nodes) != 500 {
 		t.Fatalf("%d nodes, %v", len(nodes), err)
 	}

@@ -9,7 +9,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Selection is which nodes to probe: exactly one of Node (--node),
@@ -50,7 +49,7 @@ type Node struct {
 // SelectNodes lists the nodes of a selection, sorted by name. A node that
 // is not Ready is returned with NotReady set, so that it gets its own
 // error entry while the others are probed.
-func SelectNodes(ctx context.Context, cs kubernetes.Interface, s Selection) ([]Node, error) {
+func SelectNodes(ctx context.Context, cs API, s Selection) ([]Node, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func NewRunner(ctx context.Context, c *Client, namespace, image string) *Runner 
 	if r.Namespace == "" {
 		r.Namespace = DefaultNamespace
 	}
-	if v, err := c.CS.Discovery().ServerVersion(); err == nil {
+	if v, err := c.CS.Discovery().ServerVersion(ctx); err == nil {
 		r.AppArmorField = AppArmorField(v)
 	}
 	return r

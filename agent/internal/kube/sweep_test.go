@@ -1,4 +1,4 @@
-package kube
+package kube_test
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	. "github.com/dockprobe/dockprobe/agent/internal/kube"
+	"github.com/dockprobe/dockprobe/agent/internal/kube/kubetest"
 )
 
 var now = time.Unix(1780000000, 0)
@@ -65,7 +68,7 @@ func TestSweepNeverTouchesOthersPods(t *testing.T) {
 		probePod("fresh", "other", now, corev1.PodRunning, "h", 1),
 		theirs,
 	)
-	c := &Client{CS: cs}
+	c := &Client{CS: kubetest.API(cs)}
 	deleted, err := Sweep(context.Background(), c, SweepOptions{Namespace: "dockprobe", KeepRun: "cur", Now: now})
 	slices.Sort(deleted)
 	if err != nil || strings.Join(deleted, ",") != "finished,stale" {
@@ -93,28 +96,28 @@ func TestSelectNodes(t *testing.T) {
 	}
 	cs := fake.NewSimpleClientset(ready("b", "x", corev1.ConditionTrue), ready("a", "y", corev1.ConditionTrue), ready("c", "x", corev1.ConditionFalse), ready("d", "y", corev1.ConditionUnknown))
 	ctx := context.Background()
-	all, err := SelectNodes(ctx, cs, Selection{All: true})
+	all, err := SelectNodes(ctx, kubetest.API(cs), Selection{All: true})
 	if err != nil || len(all) != 4 || all[0].Name != "a" || all[2].NotReady == nil || all[3].NotReady == nil || all[0].NotReady != nil {
 		t.Fatalf("%+v %v", all, err)
 	}
 	if !errors.Is(all[2].NotReady, ErrNodeNotReady) || !strings.Contains(all[2].NotReady.Error(), "container runtime is down") || !strings.Contains(all[3].NotReady.Error(), "unreachable") {
 		t.Errorf("%v / %v", all[2].NotReady, all[3].NotReady)
 	}
-	x, err := SelectNodes(ctx, cs, Selection{Selector: "pool=x"})
+	x, err := SelectNodes(ctx, kubetest.API(cs), Selection{Selector: "pool=x"})
 	if err != nil || len(x) != 2 || x[0].Name != "b" || x[1].Name != "c" {
 		t.Errorf("selector: %+v %v", x, err)
 	}
-	if one, err := SelectNodes(ctx, cs, Selection{Node: "a"}); err != nil || len(one) != 1 {
+	if one, err := SelectNodes(ctx, kubetest.API(cs), Selection{Node: "a"}); err != nil || len(one) != 1 {
 		t.Errorf("node: %+v %v", one, err)
 	}
-	if _, err := SelectNodes(ctx, cs, Selection{Node: "zz"}); !errors.Is(err, ErrNoNodes) || !strings.Contains(err.Error(), "kubectl get nodes") {
+	if _, err := SelectNodes(ctx, kubetest.API(cs), Selection{Node: "zz"}); !errors.Is(err, ErrNoNodes) || !strings.Contains(err.Error(), "kubectl get nodes") {
 		t.Errorf("missing node: %v", err)
 	}
-	if _, err := SelectNodes(ctx, cs, Selection{Selector: "pool=none"}); !errors.Is(err, ErrNoNodes) {
+	if _, err := SelectNodes(ctx, kubetest.API(cs), Selection{Selector: "pool=none"}); !errors.Is(err, ErrNoNodes) {
 		t.Errorf("empty selector: %v", err)
 	}
 	for _, bad := range []Selection{{}, {Node: "a", All: true}, {Selector: "a in ("}} {
-		if _, err := SelectNodes(ctx, cs, bad); !errors.Is(err, ErrConfig) {
+		if _, err := SelectNodes(ctx, kubetest.API(cs), bad); !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}
@@ -130,7 +133,7 @@ func TestCheckAccess(t *testing.T) {
 		r.Status.Allowed = !(ra.Resource == "pods" && ra.Subresource == "exec")
 		return true, r, nil
 	})
-	err := CheckAccess(context.Background(), cs, "dockprobe", Needed)
+	err := CheckAccess(context.Background(), kubetest.API(cs), "dockprobe", Needed)
 	var fe *ForbiddenError
 	if !errors.As(err, &fe) || fe.Verb != "create" || fe.Resource != "pods/exec" || fe.Namespace != "dockprobe" {
 		t.Fatalf("%v", err)
@@ -150,16 +153,16 @@ func TestCheckNamespace(t *testing.T) {
 	}
 	cs := fake.NewSimpleClientset(ns("ok", "privileged"), ns("unlabelled", ""), ns("strict", "baseline"))
 	ctx := context.Background()
-	if err := CheckNamespace(ctx, cs, "ok"); err != nil {
+	if err := CheckNamespace(ctx, kubetest.API(cs), "ok"); err != nil {
 		t.Error(err)
 	}
-	if err := CheckNamespace(ctx, cs, "unlabelled"); err != nil {
+	if err := CheckNamespace(ctx, kubetest.API(cs), "unlabelled"); err != nil {
 		t.Error(err)
 	}
-	if err := CheckNamespace(ctx, cs, "strict"); !errors.Is(err, ErrPodSecurity) || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "namespace strict pod-security.kubernetes.io/enforce=privileged") {
+	if err := CheckNamespace(ctx, kubetest.API(cs), "strict"); !errors.Is(err, ErrPodSecurity) || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "namespace strict pod-security.kubernetes.io/enforce=privileged") {
 		t.Errorf("%v", err)
 	}
-	if err := CheckNamespace(ctx, cs, "missing"); !errors.Is(err, ErrConfig) {
+	if err := CheckNamespace(ctx, kubetest.API(cs), "missing"); !errors.Is(err, ErrConfig) {
 		t.Errorf("missing: %v", err)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 )
 
 // ErrTimeout: the pod was not running within the node's deadline.
@@ -120,7 +119,7 @@ func firstLine(s string) string {
 // WaitRunning waits until the probe container of pod (as created) runs,
 // with a watch on that one pod and a deadline of timeout. It fails fast
 // on what never heals (PodState) and on the pod's deletion.
-func WaitRunning(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, timeout time.Duration) (*corev1.Pod, error) {
+func WaitRunning(ctx context.Context, cs API, pod *corev1.Pod, timeout time.Duration) (*corev1.Pod, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ns, name, node := pod.Namespace, pod.Name, pod.Spec.NodeName

@@ -1,4 +1,4 @@
-package kube
+package kube_test
 
 import (
 	"context"
@@ -13,10 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	. "github.com/dockprobe/dockprobe/agent/internal/kube"
+	"github.com/dockprobe/dockprobe/agent/internal/kube/kubetest"
 )
 
 func podWith(phase corev1.PodPhase, state corev1.ContainerState) *corev1.Pod {
-	p := BuildPod(testPodOptions())
+	p := BuildPod(TestPodOptions())
 	p.Status.Phase = phase
 	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: ContainerName, Image: "dockprobe/probe:v1.2.3", State: state}}
 	return p
@@ -122,7 +125,7 @@ func TestWaitRunning(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := fake.NewClientset()
 			kubeletWatch(cs, tc.states...)
-			created, err := cs.CoreV1().Pods("dockprobe").Create(context.Background(), BuildPod(testPodOptions()), metav1.CreateOptions{})
+			created, err := cs.CoreV1().Pods("dockprobe").Create(context.Background(), BuildPod(TestPodOptions()), metav1.CreateOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +133,7 @@ func TestWaitRunning(t *testing.T) {
 			if tc.want == ErrTimeout {
 				timeout = 50 * time.Millisecond
 			}
-			p, err := WaitRunning(context.Background(), cs, created, timeout)
+			p, err := WaitRunning(context.Background(), kubetest.API(cs), created, timeout)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}
@@ -154,13 +157,13 @@ func TestWaitRunningRewatchesWhenTheServerClosesTheWatch(t *testing.T) {
 			w.Stop() // closed at once, as an API server does after its timeout
 			return true, w, nil
 		}
-		p := BuildPod(testPodOptions())
+		p := BuildPod(TestPodOptions())
 		setState(corev1.PodRunning, corev1.ContainerState{Running: &corev1.ContainerStateRunning{}})(p)
 		w.Modify(p)
 		return true, w, nil
 	})
-	created, _ := cs.CoreV1().Pods("dockprobe").Create(context.Background(), BuildPod(testPodOptions()), metav1.CreateOptions{})
-	if _, err := WaitRunning(context.Background(), cs, created, time.Minute); err != nil || calls != 2 {
+	created, _ := cs.CoreV1().Pods("dockprobe").Create(context.Background(), BuildPod(TestPodOptions()), metav1.CreateOptions{})
+	if _, err := WaitRunning(context.Background(), kubetest.API(cs), created, time.Minute); err != nil || calls != 2 {
 		t.Fatalf("err %v after %d watches", err, calls)
 	}
 }

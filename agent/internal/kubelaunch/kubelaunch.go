@@ -108,7 +108,7 @@ func (n *Node) Start(ctx context.Context, o launcher.Options) (launcher.Session,
 
 // Ping implements launcher.Launcher: the API server answers.
 func (n *Node) Ping(ctx context.Context) error {
-	_, err := n.Runner.Client.CS.Discovery().ServerVersion()
+	_, err := n.Runner.Client.CS.Discovery().ServerVersion(ctx)
 	return err
 }
 

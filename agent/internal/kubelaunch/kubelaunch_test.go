@@ -12,11 +12,19 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/dockprobe/dockprobe/agent/internal/kube"
+	"github.com/dockprobe/dockprobe/agent/internal/kube/kubetest"
 	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 )
 
 func runner() *kube.Runner {
-	return &kube.Runner{Client: &kube.Client{Config: &rest.Config{Host: "https://k8s.example:6443"}, CS: fake.NewClientset()}, Namespace: "dockprobe", RunID: "run1"}
+	r, _ := runnerWithFake()
+	return r
+}
+
+// runnerWithFake is runner and its fake clientset.
+func runnerWithFake() (*kube.Runner, *fake.Clientset) {
+	cs := fake.NewClientset()
+	return &kube.Runner{Client: &kube.Client{Config: &rest.Config{Host: "https://k8s.example:6443"}, CS: kubetest.API(cs)}, Namespace: "dockprobe", RunID: "run1"}, cs
 }
 
 // Facts are the node as the API records it; no call is made.
@@ -47,8 +55,7 @@ func TestStartWithoutNode(t *testing.T) {
 
 // Cleanup deletes dockprobe's pods and never another's.
 func TestCleanup(t *testing.T) {
-	r := runner()
-	cs := r.Client.CS.(*fake.Clientset)
+	r, cs := runnerWithFake()
 	for _, p := range []*corev1.Pod{
 		{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "dockprobe", Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy, kube.LabelRun: "old"}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "foreign", Namespace: "dockprobe", Labels: map[string]string{"app": "x"}}},
