@@ -129,8 +129,10 @@ func Run(ctx context.Context, args []string, stdin io.ReadCloser, stdout io.Writ
 			Hint:      req.GetHint(),
 			TargetPID: pid,
 		}
+		asked := time.Now()
 		if rep, ok := pre.Take(ctx, opts); ok {
-			log.Debug("collect: the prefetched report fits the request")
+			took, waited := pre.Timing(asked)
+			log.Debug("collect: the prefetched report fits the request", "took", took, "waited", waited)
 			return rep
 		} else if pre != nil {
 			log.Debug("collect: collecting afresh (the prefetch was used, or chose another target)")

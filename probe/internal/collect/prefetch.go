@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/dockprobe/dockprobe/probe/internal/daemon"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -17,16 +18,29 @@ type Prefetched struct {
 	report *probev1.Report
 	c      *collector
 	taken  atomic.Bool
+	// started and finished bound the collection (set before done closes).
+	started, finished time.Time
+}
+
+// Timing says how long the prefetch took and how long the request that
+// took it waited for it (zero when it was ready first): what --debug
+// shows to tell a slow collection from a slow start.
+func (p *Prefetched) Timing(asked time.Time) (took, waited time.Duration) {
+	if p == nil || p.finished.IsZero() {
+		return 0, 0
+	}
+	return p.finished.Sub(p.started), max(0, p.finished.Sub(asked))
 }
 
 // Prefetch starts collecting with opts at once and returns without
 // waiting. opts.Hint is usually unknown yet: set opts.DockerAPI when the
 // agent comes through the Docker API.
 func Prefetch(ctx context.Context, opts Options) *Prefetched {
-	p := &Prefetched{done: make(chan struct{})}
+	p := &Prefetched{done: make(chan struct{}), started: time.Now()}
 	go func() {
 		defer close(p.done)
 		p.report, p.c = collect(ctx, opts)
+		p.finished = time.Now()
 	}()
 	return p
 }
