@@ -129,6 +129,9 @@ type collector struct {
 	// input and choice are how the target was chosen, set in phases
 	// before any section that depends on them starts; chosen says they
 	// were (a choice that panicked leaves it false).
+	// table is the scan's whole process table (parentage), set in phases
+	// before the sections start.
+	table  procs.Table
 	input  daemon.Input
 	choice daemon.Choice
 	chosen bool
@@ -184,7 +187,7 @@ func (c *collector) phases() {
 	start := time.Now()
 	var scanned []procs.Process
 	scanErr := safe(func() (err error) {
-		scanned, err = procs.Scan(c.fsys, procs.Interesting)
+		scanned, c.table, err = procs.ScanTable(c.fsys, procs.Interesting)
 		return err
 	})
 	scanTime := time.Since(start)

@@ -139,8 +139,8 @@ func (c *collector) containerLinks(target int, scanned []procs.Process) ([]*prob
 	if len(shims) == 0 {
 		return nil, nil
 	}
-	// One stat read per process: only the shims' children are kept.
-	children, err := procs.Children(c.fsys, func(ppid int) bool { _, ok := shims[ppid]; return ok })
+	// The scan's table: no second pass over /proc.
+	children := c.table.Children(func(ppid int) bool { _, ok := shims[ppid]; return ok })
 	var out []*probev1.ContainerLink
 	seenNS := map[string]bool{}
 	for _, p := range children {
@@ -162,7 +162,7 @@ func (c *collector) containerLinks(target int, scanned []procs.Process) ([]*prob
 		}
 		out = append(out, links...)
 	}
-	return out, err
+	return out, nil
 }
 
 func (c *collector) linksOf(pid int) []*probev1.ContainerLink {

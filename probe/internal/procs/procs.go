@@ -1,8 +1,10 @@
 // Package procs scans the process table of a procfs once and keeps the
 // processes the probe cares about (dockerd, containerd, shims, kubelet...).
-// It reads each process's comm first, a few bytes, and reads stat and
-// cmdline only for the processes it keeps, so a host with thousands of
-// processes costs thousands of tiny reads, not thousands of argv copies.
+// It reads each process's stat (its comm and parent, for the whole table)
+// and reads cmdline only for the processes it keeps, so a host with
+// thousands of processes costs thousands of small reads, not thousands of
+// argv copies, and the parentage the probe needs later (a shim's children)
+// comes from the same pass.
 //
 // It never reads environ. Parsers for stat and cmdline are pure and take
 // bytes; Scan is the only part that touches the filesystem, through hostfs.
@@ -58,31 +60,21 @@ func Interesting(comm string) bool {
 // during the scan are skipped; other failures skip the process and the first
 // is returned along with everything that could be read.
 func Scan(fsys *hostfs.FS, keep func(comm string) bool) ([]Process, error) {
+	kept, _, err := ScanTable(fsys, keep)
+	return kept, err
+}
+
+// Table is the whole process table as one scan saw it: every process's
+// pid, ppid and comm (no argv), in pid order.
+type Table []Process
+
+// ScanTable is Scan that also returns the whole table, from the same one
+// read of stat per process.
+func ScanTable(fsys *hostfs.FS, keep func(comm string) bool) (kept []Process, all Table, err error) {
 	if keep == nil {
 		keep = Interesting
 	}
-	var out []Process
-	err := eachPID(fsys, func(pid int) error {
-		b, err := fsys.ReadProcFile(pid, "comm")
-		if err != nil || !keep(string(bytes.TrimSuffix(b, []byte("\n")))) {
-			return err
-		}
-		p, err := Read(fsys, pid)
-		if err == nil {
-			out = append(out, p)
-		}
-		return err
-	})
-	return out, err
-}
-
-// Children lists the processes whose parent parent accepts, in pid order,
-// without their argv: one read of stat per process (which holds both the
-// ppid and comm), for a caller that needs the whole table's parentage but
-// not its command lines. Errors are handled as in Scan.
-func Children(fsys *hostfs.FS, parent func(ppid int) bool) ([]Process, error) {
-	var out []Process
-	err := eachPID(fsys, func(pid int) error {
+	err = eachPID(fsys, func(pid int) error {
 		b, err := fsys.ReadProcFile(pid, "stat")
 		if err != nil {
 			return err
@@ -91,12 +83,32 @@ func Children(fsys *hostfs.FS, parent func(ppid int) bool) ([]Process, error) {
 		if err != nil {
 			return fmt.Errorf("pid %d: %w", pid, err)
 		}
-		if parent(st.PPID) {
-			out = append(out, Process{PID: pid, PPID: st.PPID, Comm: st.Comm})
+		p := Process{PID: pid, PPID: st.PPID, Comm: st.Comm}
+		all = append(all, p)
+		if !keep(st.Comm) {
+			return nil
 		}
+		b, err = fsys.ReadProcFile(pid, "cmdline")
+		if err != nil {
+			return err
+		}
+		p.Argv = ParseCmdline(b)
+		kept = append(kept, p)
 		return nil
 	})
-	return out, err
+	return kept, all, err
+}
+
+// Children lists the processes of t whose parent parent accepts, in pid
+// order.
+func (t Table) Children(parent func(ppid int) bool) []Process {
+	var out []Process
+	for _, p := range t {
+		if parent(p.PPID) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // eachPID calls read for every process of fsys in pid order. A process that

@@ -115,11 +115,22 @@ func TestScan(t *testing.T) {
 	}
 }
 
-func TestChildren(t *testing.T) {
-	got, err := Children(hostfs.New("testdata/proc"), func(ppid int) bool { return ppid == 880 || ppid == 2 })
+// The table comes from the same pass as the kept processes: every
+// process, argv-less, in pid order.
+func TestScanTableChildren(t *testing.T) {
+	kept, all, err := ScanTable(hostfs.New("testdata/proc"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(kept) != 4 || len(all) <= len(kept) {
+		t.Fatalf("ScanTable kept %d of %d processes", len(kept), len(all))
+	}
+	for _, p := range all {
+		if p.Argv != nil {
+			t.Errorf("table entry %d carries argv %q", p.PID, p.Argv)
+		}
+	}
+	got := all.Children(func(ppid int) bool { return ppid == 880 || ppid == 2 })
 	want := []Process{{PID: 57, PPID: 2, Comm: "kworker/0:1-eve"}, {PID: 905, PPID: 880, Comm: "probe"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Children() =\n%+v\nwant\n%+v", got, want)
