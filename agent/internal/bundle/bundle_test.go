@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -170,6 +171,46 @@ func TestConcurrentAddSameZip(t *testing.T) {
 		want := strings.ReplaceAll(string(content(i)), "plantedtoken123", redact.Mask)
 		if string(files[n]) != want {
 			t.Errorf("%s reads back as %d bytes, want %d (redacted)", n, len(files[n]), len(want))
+		}
+	}
+}
+
+// AddRendered keeps a rendering byte for byte (key order, indentation);
+// Add scrubs what it is given.
+func TestAddRenderedKeepsBytes(t *testing.T) {
+	b := New(redact.New(nil))
+	rendered := []byte("{\n  \"zeta\": 1,\n  \"alpha\": \"x\"\n}\n")
+	b.AddRendered("report.json", "agent probe -o json", rendered)
+	b.Add("engine/info.json", "engine API GET /info", []byte(`{"HttpProxy":"http://user:s3cret@proxy:3128"}`))
+	files := map[string]File{}
+	for _, f := range b.Files() {
+		files[f.Path] = f
+	}
+	sum := sha256.Sum256(rendered)
+	if f := files["report.json"]; f.Size != len(rendered) || f.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("report.json was changed: %+v", f)
+	}
+	var zipped bytes.Buffer
+	if err := b.Write(&zipped, Manifest{}, "", time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(zipped.Bytes()), int64(zipped.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		switch f.Name {
+		case "report.json":
+			if !bytes.Equal(data, rendered) {
+				t.Errorf("report.json in the zip = %q", data)
+			}
+		case "engine/info.json":
+			if bytes.Contains(data, []byte("s3cret")) {
+				t.Errorf("Add kept a secret: %s", data)
+			}
 		}
 	}
 }

@@ -148,7 +148,7 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 	// concurrently.
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		b.Add("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema())
+		b.AddRendered("report.schema.json", "agent (JSON Schema of report.json, generated from the proto)", report.JSONSchema())
 	})
 	wg.Go(func() { b.AddRaw(clean) })
 	err := report.WriteAll(clean, []string{"json", "text", "html", "yaml"}, func(format string, data []byte) error {
@@ -156,7 +156,7 @@ func runBundle(ctx context.Context, g *globalOptions, o *bundleOptions, stderr i
 		if format == "text" {
 			ext = "txt"
 		}
-		b.Add("report."+ext, "agent probe -o "+format, data)
+		b.AddRendered("report."+ext, "agent probe -o "+format, data)
 		return nil
 	})
 	wg.Wait()

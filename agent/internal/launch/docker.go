@@ -50,22 +50,64 @@ type Docker struct {
 	mu       sync.Mutex
 	pre      *watchdog // spawned by Open, for the first Start
 	leftover []string  // probes to remove once the engine answers again
-	// version is the engine's /version as Start read it: Facts reuses it
-	// rather than asking again while the probe starts.
-	version *client.ServerVersionResult
+	// seen is what the engine answered during this run (/version from
+	// Start, /info and /networks from Facts): Facts does not ask /version
+	// again, and Answers (a bundle's engine/*.json) reuses all three,
+	// which are then from the same moment as the report.
+	seen recorded
 }
 
-// knownVersion is the engine's client with /version answered from an
-// earlier call of the same run (the engine cannot change version without
-// a restart, which would end the run anyway). Embedding the client keeps
+// recorded is the engine's answers of one run, kept as the API gave them.
+type recorded struct {
+	version  *client.ServerVersionResult
+	info     *client.SystemInfoResult
+	networks *client.NetworkListResult
+}
+
+// recorder is the engine's client with /version answered from an earlier
+// call of the same run when there was one (the engine cannot change
+// version without a restart, which would end the run anyway), and /info
+// and /networks recorded as they are answered. Embedding the client keeps
 // what engine.Facts needs beyond the API (the raw re-read of /info).
-type knownVersion struct {
+type recorder struct {
 	*client.Client
-	v client.ServerVersionResult
+	d *Docker
 }
 
-func (k knownVersion) ServerVersion(context.Context, client.ServerVersionOptions) (client.ServerVersionResult, error) {
-	return k.v, nil
+func (r recorder) ServerVersion(ctx context.Context, o client.ServerVersionOptions) (client.ServerVersionResult, error) {
+	r.d.mu.Lock()
+	v := r.d.seen.version
+	r.d.mu.Unlock()
+	if v != nil {
+		return *v, nil
+	}
+	res, err := r.Client.ServerVersion(ctx, o)
+	if err == nil {
+		r.d.mu.Lock()
+		r.d.seen.version = &res
+		r.d.mu.Unlock()
+	}
+	return res, err
+}
+
+func (r recorder) Info(ctx context.Context, o client.InfoOptions) (client.SystemInfoResult, error) {
+	res, err := r.Client.Info(ctx, o)
+	if err == nil {
+		r.d.mu.Lock()
+		r.d.seen.info = &res
+		r.d.mu.Unlock()
+	}
+	return res, err
+}
+
+func (r recorder) NetworkList(ctx context.Context, o client.NetworkListOptions) (client.NetworkListResult, error) {
+	res, err := r.Client.NetworkList(ctx, o)
+	if err == nil {
+		r.d.mu.Lock()
+		r.d.seen.networks = &res
+		r.d.mu.Unlock()
+	}
+	return res, err
 }
 
 var _ launcher.Launcher = (*Docker)(nil)
@@ -97,13 +139,7 @@ func (d *Docker) Runtime() string { return RuntimeDocker }
 // /version comes from Start's own call when there was one: on a small VM
 // every request the engine serves while the probe starts delays it.
 func (d *Docker) Facts(ctx context.Context) (*probev1.Engine, []*probev1.SectionError) {
-	d.mu.Lock()
-	v := d.version
-	d.mu.Unlock()
-	if v != nil {
-		return engine.Facts(ctx, knownVersion{Client: d.c, v: *v}, d.cfg.Endpoint)
-	}
-	return engine.Facts(ctx, d.c, d.cfg.Endpoint)
+	return engine.Facts(ctx, recorder{Client: d.c, d: d}, d.cfg.Endpoint)
 }
 
 // Ping implements launcher.Launcher. Once the engine answers again, the
@@ -168,7 +204,9 @@ func (d *Docker) ContainerNames(ctx context.Context) map[string]string {
 }
 
 // Answers implements launcher.Launcher: /version, /info and /networks as
-// the API gave them.
+// the API gave them. Those this run already asked (Start, Facts) are not
+// asked again; the others are asked in parallel (a bundle waits for them
+// after the report).
 func (d *Docker) Answers(ctx context.Context) []launcher.Answer {
 	answer := func(name, producer string, v any, err error) launcher.Answer {
 		a := launcher.Answer{Name: name, Producer: producer, Err: err}
@@ -178,9 +216,32 @@ func (d *Docker) Answers(ctx context.Context) []launcher.Answer {
 		}
 		return a
 	}
-	ver, verr := d.c.ServerVersion(ctx, client.ServerVersionOptions{})
-	info, ierr := d.c.Info(ctx, client.InfoOptions{})
-	nets, nerr := d.c.NetworkList(ctx, client.NetworkListOptions{})
+	d.mu.Lock()
+	seen := d.seen
+	d.mu.Unlock()
+	var (
+		wg               sync.WaitGroup
+		ver              client.ServerVersionResult
+		info             client.SystemInfoResult
+		nets             client.NetworkListResult
+		verr, ierr, nerr error
+	)
+	if seen.version != nil {
+		ver = *seen.version
+	} else {
+		wg.Go(func() { ver, verr = d.c.ServerVersion(ctx, client.ServerVersionOptions{}) })
+	}
+	if seen.info != nil {
+		info = *seen.info
+	} else {
+		wg.Go(func() { info, ierr = d.c.Info(ctx, client.InfoOptions{}) })
+	}
+	if seen.networks != nil {
+		nets = *seen.networks
+	} else {
+		wg.Go(func() { nets, nerr = d.c.NetworkList(ctx, client.NetworkListOptions{}) })
+	}
+	wg.Wait()
 	return []launcher.Answer{
 		answer("engine/version", "engine API GET /version", ver, verr),
 		answer("engine/info", "engine API GET /info", info.Info, ierr),
@@ -306,7 +367,7 @@ func (d *Docker) Start(ctx context.Context, o launcher.Options) (_ launcher.Sess
 		return nil, fmt.Errorf("%w: read the engine version: %w", engine.ErrEngineUnreachable, err)
 	}
 	d.mu.Lock()
-	d.version = &ver
+	d.seen.version = &ver
 	d.mu.Unlock()
 	if strings.EqualFold(ver.Os, "windows") {
 		discard()

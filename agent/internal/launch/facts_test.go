@@ -74,7 +74,7 @@ func TestFactsReuseStartsVersion(t *testing.T) {
 	}
 
 	// What Start records once the engine answered /version.
-	d.version = &client.ServerVersionResult{Version: "29.8.1", APIVersion: "1.52", MinAPIVersion: "1.24", Os: "linux", Arch: "amd64"}
+	d.seen.version = &client.ServerVersionResult{Version: "29.8.1", APIVersion: "1.52", MinAPIVersion: "1.24", Os: "linux", Arch: "amd64"}
 	e, errs = d.Facts(context.Background())
 	if len(errs) != 0 || e.GetServerVersion() != "29.8.1" || e.GetMinApiVersion() != "1.24" {
 		t.Fatalf("Facts after a start = %v, %v", e, errs)
@@ -84,5 +84,40 @@ func TestFactsReuseStartsVersion(t *testing.T) {
 	}
 	if got := eng.n("/info"); got != 2 {
 		t.Fatalf("/info asked %d times, want 2", got)
+	}
+
+	// A bundle's engine answers are those Facts already read.
+	answers := d.Answers(context.Background())
+	if got := eng.n("/version") + eng.n("/info") + eng.n("/networks"); got != 1+2+2 {
+		t.Fatalf("Answers asked the engine again (%d requests in all)", got)
+	}
+	for _, a := range answers {
+		if a.Err != nil || len(a.JSON) == 0 {
+			t.Errorf("answer %s: %v %q", a.Name, a.Err, a.JSON)
+		}
+	}
+	if !strings.Contains(string(answers[1].JSON), `"ServerVersion": "29.8.1"`) {
+		t.Errorf("engine/info = %s", answers[1].JSON)
+	}
+}
+
+// TestAnswersWithoutFacts: a launcher that never read the facts asks all
+// three.
+func TestAnswersWithoutFacts(t *testing.T) {
+	eng := &countingEngine{count: map[string]int{}}
+	srv := httptest.NewServer(eng)
+	defer srv.Close()
+	d, err := Open(context.Background(), Config{Endpoint: endpoint.Endpoint{Host: "tcp://" + srv.Listener.Addr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, a := range d.Answers(context.Background()) {
+		if a.Err != nil {
+			t.Errorf("answer %s: %v", a.Name, a.Err)
+		}
+	}
+	if eng.n("/version") != 1 || eng.n("/info") != 1 || eng.n("/networks") != 1 {
+		t.Fatalf("requests %v", eng.count)
 	}
 }
