@@ -405,8 +405,9 @@ func agentSteps(stderr []byte) []string {
 	return out
 }
 
-// kubectlRequests turns kubectl -v=6's klog lines into "+ms line" from its
-// first line: the API requests it made and when.
+// kubectlRequests turns kubectl -v=6's request lines ("Response" ...)
+// into "+ms line", counted from its first log line: the API requests it
+// made and when.
 func kubectlRequests(stderr []byte) []string {
 	var out []string
 	var first time.Time
@@ -424,7 +425,7 @@ func kubectlRequests(stderr []byte) []string {
 			first = at
 		}
 		_, msg, ok := strings.Cut(l, "] ")
-		if !ok {
+		if !ok || !strings.HasPrefix(msg, `"Response"`) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%+8.1fms %s", float64(at.Sub(first).Microseconds())/1000, msg))
@@ -473,9 +474,9 @@ func (k *kubeBench) section(p func(string, ...any)) {
 	p("attached to (here: its log read, as it has already exited) and deleted. The one going first alternates every")
 	p("round, and every timed run starts on a quiet cluster: no probe pod in namespace %s, no kubectl pod of the", probeNamespace)
 	p("bench left (kubectl's own `--rm` pod gone from the API, which the kubelet allows only once its containers and")
-	p("sandbox are stopped), no watchdog running. \"node\" is the report's own time for the node (pod creation to")
-	p("report: pod start, exec, collection); \"(k) − node\" is the rest of the agent's run (process start, connection,")
-	p("namespace and permission checks, sweep, node selection, rendering, the pod's deletion request).")
+	p("sandbox are stopped), no watchdog running. \"node\" is the report's own time for the node (from the pod's")
+	p("creation: pod start, exec, collection, the deletion request); \"(k) − node\" is the rest of the agent's run")
+	p("(process start, connection, namespace and permission checks, node selection, sweep, analysis, rendering).")
 	if r.AnchorLeft > 0 {
 		p("kubectl returned with its pod still there, not being deleted, %d time(s); the harness deleted it.", r.AnchorLeft)
 	}

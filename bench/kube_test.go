@@ -104,7 +104,7 @@ func TestKubectlRequests(t *testing.T) {
 		"I1201 08:11:23.150500   77 round_trippers.go:632] \"Response\" verb=\"POST\" status=\"201 Created\" milliseconds=5\n" +
 		"pod \"x\" deleted\n"
 	got := kubectlRequests([]byte(log))
-	want := []string{"    +0.0ms Config loaded from file", "   +50.5ms \"Response\" verb=\"POST\" status=\"201 Created\" milliseconds=5"}
+	want := []string{"   +50.5ms \"Response\" verb=\"POST\" status=\"201 Created\" milliseconds=5"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("kubectlRequests =\n%q\nwant\n%q", got, want)
 	}
