@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,40 @@ func TestAgentSteps(t *testing.T) {
 	got := agentSteps([]byte("agent:   12.0ms connect\nprobe n1: log line\nagent: node n1:    3.0ms exec\n"))
 	if len(got) != 2 || got[0] != "12.0ms connect" || got[1] != "node n1:    3.0ms exec" {
 		t.Errorf("agentSteps = %q", got)
+	}
+}
+
+// A file of (k) alone (-only kubernetes with no earlier file) is whole:
+// its Targets table, its section, no engine columns.
+func TestWriteKubeAlone(t *testing.T) {
+	out := t.TempDir() + "/benchmarks.md"
+	ms := func(v ...int) []time.Duration {
+		var d []time.Duration
+		for _, x := range v {
+			d = append(d, time.Duration(x)*time.Millisecond)
+		}
+		return d
+	}
+	k := &kubeBench{o: options{k8sID: "t"}, res: &kubeResults{
+		Node: "t-node1", K: ms(1000, 1200), Anchor: ms(2000, 1000), KFirst: []bool{true, false},
+		NodeTook: ms(900, 1100), AgentRSS: []int64{40000, 41000},
+	}}
+	s := &suite{o: options{out: out, agent: "bin/agent", k8sID: "t", only: "kubernetes"}, kube: k}
+	if err := s.merge(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	// Ratios 0.50 and 1.20: the median is 0.85, met.
+	for _, want := range []string{"| target | measured | |\n|---|---|---|\n| (k)/kubectl ≤ 0.90", "| 0.85 | **met** |\n", "## Kubernetes", "| 2 | kubectl | 1200 ms | 1000 ms | 1.20 | 1100 ms | 100 ms |"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("no %q in:\n%s", want, doc)
+		}
+	}
+	if strings.Contains(doc, "Columns of the engine sections") {
+		t.Errorf("engine columns described with no engine:\n%s", doc)
 	}
 }
