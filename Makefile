@@ -119,11 +119,13 @@ fuzz: probe ## run every fuzz target for a short budget (FUZZTIME: a duration or
 	    fi; \
 	  done; done
 
-bench: agent ## build bin/dpbare, benchmark on Docker 20.10 and today's engine (LinuxKit-shaped), write docs/benchmarks.md (root; slow)
+bench: agent ## benchmark on Docker 20.10, today's engine and a two-node Kubernetes cluster, write docs/benchmarks.md (root; slow; BENCHFLAGS='-only kubernetes' for (k) alone)
 	@# dpbare (the bare-client bound) must carry the agent's version: the probe image tag is derived from it.
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(GOTAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/dpbare ./agent/cmd/dpbare
-	@# Today's engine comes from its installer (cached after the first build, ~12 minutes on 2 cores).
-	ENGINE_BIN=$$(e2e/tools/install-engine.sh) && \
+	@# Today's engine comes from its installer (cached after the first build, ~12 minutes on 2 cores); the
+	@# cluster's nodes run its containerd, and e2e/k8s/cluster.sh builds Kubernetes the same way when not cached.
+	@# BENCHFLAGS='-only kubernetes -k8s-rounds 8' measures (k) alone and merges its section into the file.
+	ENGINE_BIN=$$(e2e/tools/install-engine.sh) && export ENGINE_BIN && \
 	$(GO) run ./bench/cmd/dpbench -agent $(BIN)/agent -bare $(BIN)/dpbare -current-bin "$$ENGINE_BIN" -out docs/benchmarks.md $(BENCHFLAGS)
 
 check: fmt-check vet proto-check test cross ## everything CI runs: format, vet, proto drift, tests, cross build

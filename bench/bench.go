@@ -7,7 +7,11 @@
 // the agent's own create, attach, start and one gRPC call) and `agent bundle`,
 // measures the probe's collection
 // time and footprint, the watch mode's latency and idle cost, and the
-// collection's growth with size, and writes docs/benchmarks.md.
+// collection's growth with size; then, on the e2e harness's real two-node
+// Kubernetes cluster (e2e/k8s), `agent probe --runtime kubernetes --node N`
+// against `kubectl run --rm -i` of a no-op pod on the same node (kube.go);
+// and writes docs/benchmarks.md (`-only kubernetes` measures that last part
+// alone and merges it into the file).
 //
 // The machines it runs on are shared and noisy, so it reports medians and
 // per-pair ratios of alternating runs rather than absolute times alone.
@@ -54,6 +58,11 @@ type options struct {
 	verbose  bool
 	quick    bool
 	repoRoot string
+
+	kube      bool
+	only      string
+	k8sRounds int
+	k8sID     string
 }
 
 // Run parses args and runs every measurement.
@@ -78,11 +87,25 @@ func Run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.noopTag, "noop", "dockprobe-bench/noop:1", "tag of the no-op image built for the floor")
 	fs.BoolVar(&o.verbose, "v", false, "log every run")
 	fs.BoolVar(&o.quick, "quick", false, "only the alternating rounds (a)/(b)/(e)/(f)/(g), for comparing changes (the other targets then read not met)")
+	fs.BoolVar(&o.kube, "kubernetes", true, "measure (k): agent probe --runtime kubernetes against kubectl run --rm -i, on a two-node cluster of e2e/k8s")
+	fs.StringVar(&o.only, "only", "", "measure one part alone: kubernetes ((k) only; its section and Targets row are merged into -out, the rest of the file is kept)")
+	fs.IntVar(&o.k8sRounds, "k8s-rounds", 12, "rounds of alternating (k)/kubectl")
+	fs.StringVar(&o.k8sID, "k8s-id", envOr("DOCKPROBE_E2E_ID", "dpbench"), "DOCKPROBE_E2E_ID of the bench's cluster: names its namespaces, cgroups, state and nodes (default from $DOCKPROBE_E2E_ID)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	switch o.only {
+	case "":
+	case "kubernetes":
+		o.engines, o.scale, o.kube = "", false, true
+	default:
+		return fmt.Errorf("-only: unknown part %q (kubernetes)", o.only)
+	}
+	if o.k8sRounds < 1 {
+		return errors.New("-k8s-rounds must be at least 1")
+	}
 	if os.Geteuid() != 0 {
-		return errors.New("needs root: it starts a second dockerd in its own namespaces")
+		return errors.New("needs root: it starts dockerd and kubelets in their own namespaces")
 	}
 	wd, _ := os.Getwd()
 	o.repoRoot = wd
@@ -94,12 +117,15 @@ func Run(ctx context.Context, args []string) error {
 		*p = abs
 	}
 
-	if _, err := os.Stat(o.bare); err != nil {
-		return fmt.Errorf("the bare-client bound: %w (build it with `make bench`)", err)
-	}
 	s := &suite{o: o, date: time.Now().UTC()}
 	for _, tag := range strings.Split(o.engines, ",") {
+		if tag != "" && s.benches == nil {
+			if _, err := os.Stat(o.bare); err != nil {
+				return fmt.Errorf("the bare-client bound: %w (build it with `make bench`)", err)
+			}
+		}
 		switch tag {
+		case "":
 		case "deb":
 			s.benches = append(s.benches, &bench{o: o, spec: engineSpec{tag: "deb"}, res: &results{}})
 		case "cur":
@@ -113,6 +139,12 @@ func Run(ctx context.Context, args []string) error {
 		default:
 			return fmt.Errorf("-engines: unknown engine %q (deb, cur)", tag)
 		}
+	}
+	if o.kube {
+		s.kube = &kubeBench{o: o, res: &kubeResults{}}
+	}
+	if s.benches == nil && s.kube == nil {
+		return errors.New("nothing to measure: -engines is empty and -kubernetes=false")
 	}
 	return s.run(ctx)
 }
@@ -133,6 +165,7 @@ type suite struct {
 	benches  []*bench
 	scale    []scaleRow
 	scaleErr string
+	kube     *kubeBench // nil: (k) not measured
 	loadEnd  string
 }
 
@@ -143,6 +176,17 @@ func (s *suite) run(ctx context.Context) error {
 			return fmt.Errorf("%s engine: %w", b.spec.tag, err)
 		}
 	}
+	if k := s.kube; k != nil {
+		k.date = time.Now().UTC()
+		if err := k.run(ctx); err != nil {
+			if s.o.only != "" || ctx.Err() != nil {
+				// Nothing else was measured: keep the file as it is.
+				return fmt.Errorf("kubernetes: %w", err)
+			}
+			logf("k8s: %v", err)
+			k.res.Err = err.Error()
+		}
+	}
 	if s.o.scale && !s.o.quick {
 		if err := s.runScale(ctx); err != nil {
 			logf("scale: %v", err)
@@ -150,6 +194,9 @@ func (s *suite) run(ctx context.Context) error {
 		}
 	}
 	s.loadEnd = loadAvg()
+	if s.o.only != "" {
+		return s.merge()
+	}
 	return s.write()
 }
 
@@ -401,14 +448,8 @@ func (b *bench) buildNoop(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	src := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(src, []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+	if _, err := buildNoopBinary(ctx, dir); err != nil {
 		return err
-	}
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "noop"), src)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	df := "FROM scratch\nCOPY noop /noop\nENTRYPOINT [\"/noop\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
@@ -416,6 +457,21 @@ func (b *bench) buildNoop(ctx context.Context) error {
 	}
 	_, err = b.docker(ctx, "build", "-q", "-t", b.o.noopTag, dir)
 	return err
+}
+
+// buildNoopBinary builds dir/noop: a static binary that exits at once.
+func buildNoopBinary(ctx context.Context, dir string) (string, error) {
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "noop")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, src)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
 }
 
 func (b *bench) sizes(ctx context.Context) error {

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -239,7 +240,8 @@ func (s *suite) write() error {
 	p("harness for its runs and removed afterwards: Debian's Docker 20.10, and today's engine (dockerd v29,")
 	p("containerd 2, runc 1.5) as `e2e/tools/install-engine.sh` builds it. The machine is shared with other")
 	p("work, so times are noisy: compare the ratios of alternating runs, not absolute times across machines;")
-	p("the load average is recorded where each engine's runs begin.")
+	p("the load average is recorded where each engine's runs begin. The Kubernetes runtime is measured on the e2e")
+	p("harness's real two-node cluster (`e2e/k8s/cluster.sh`), also brought up for its runs and taken down afterwards.")
 	p("")
 	p("## Machine")
 	p("")
@@ -259,6 +261,9 @@ func (s *suite) write() error {
 		head += " Docker " + strings.Fields(b.res.Docker + " ?")[0] + " | |"
 		sep += "---|---|"
 	}
+	if len(s.benches) == 0 {
+		head, sep = "| target | measured | |", "|---|---|---|"
+	}
 	p("%s", head)
 	p("%s", sep)
 	all := make([][]target, len(s.benches))
@@ -267,7 +272,10 @@ func (s *suite) write() error {
 	}
 	// Every engine has the same rows; the last one's names say what is
 	// a target on today's engine.
-	names := all[len(all)-1]
+	var names []target
+	if len(all) > 0 {
+		names = all[len(all)-1]
+	}
 	for row := range names {
 		line := "| " + names[row].name + " |"
 		for i := range s.benches {
@@ -277,24 +285,30 @@ func (s *suite) write() error {
 		}
 		p("%s", line)
 	}
-	for _, t := range s.targets() {
-		p("| %s | %s | %s |%s", t.name, t.measured, mark(t), strings.Repeat(" | |", len(s.benches)-1))
+	filler := strings.Repeat(" | |", max(1, len(s.benches))-1)
+	for _, t := range append(s.targets(), s.kubeTargets()...) {
+		p("| %s | %s | %s |%s", t.name, t.measured, mark(t), filler)
 	}
 	p("")
-	p("Columns of the engine sections: (a) `agent probe -o json`; (b) the floor, `docker run --rm --pull never --network none %s`,", s.o.noopTag)
-	p("a static no-op binary FROM scratch built locally by the harness; (e) `%s` (agent/cmd/dpbare, not shipped), the", filepath.Base(s.o.bare))
-	p("agent's own launch code creating, attaching and starting the probe container with the agent's config and")
-	p("completing one gRPC call (the handshake) over the attach stream, with no collection: it bounds what the agent")
-	p("can reach; (f) the floor with `--network host` instead of `none`: the difference is what a container's own")
-	p("network namespace costs the engine (Docker 20.10 sets it up through the libnetwork-setkey OCI hook, which")
-	p("re-executes dockerd; Docker 28 dropped the hook); the probe runs with `--network none` (SECURITY.md), so (a)")
-	p("and (e) pay it like (b) does; (g) `agent bundle -o x.zip`, the same probe run plus every format and the zip.")
-	p("The order within a round rotates every round, and every timed run starts on a quiet engine: no probe")
-	p("container left, no watchdog running. The agent and dpbare do not wait for their container's removal (the")
-	p("floor does), so without that pause the next command would pay for their teardown. Agent RSS is wait4's ru_maxrss.")
-	p("")
+	if len(s.benches) > 0 {
+		p("Columns of the engine sections: (a) `agent probe -o json`; (b) the floor, `docker run --rm --pull never --network none %s`,", s.o.noopTag)
+		p("a static no-op binary FROM scratch built locally by the harness; (e) `%s` (agent/cmd/dpbare, not shipped), the", filepath.Base(s.o.bare))
+		p("agent's own launch code creating, attaching and starting the probe container with the agent's config and")
+		p("completing one gRPC call (the handshake) over the attach stream, with no collection: it bounds what the agent")
+		p("can reach; (f) the floor with `--network host` instead of `none`: the difference is what a container's own")
+		p("network namespace costs the engine (Docker 20.10 sets it up through the libnetwork-setkey OCI hook, which")
+		p("re-executes dockerd; Docker 28 dropped the hook); the probe runs with `--network none` (SECURITY.md), so (a)")
+		p("and (e) pay it like (b) does; (g) `agent bundle -o x.zip`, the same probe run plus every format and the zip.")
+		p("The order within a round rotates every round, and every timed run starts on a quiet engine: no probe")
+		p("container left, no watchdog running. The agent and dpbare do not wait for their container's removal (the")
+		p("floor does), so without that pause the next command would pay for their teardown. Agent RSS is wait4's ru_maxrss.")
+		p("")
+	}
 	for _, b := range s.benches {
 		b.section(p)
+	}
+	if s.kube != nil {
+		s.kube.section(p)
 	}
 	if len(s.scale) > 0 || s.scaleErr != "" {
 		p("## Scale")
@@ -320,11 +334,13 @@ func (s *suite) write() error {
 	p("As root on Linux with docker.io, containerd and iproute2 (what `.ci/run` installs):")
 	p("")
 	p("```sh")
-	p("make bench                     # builds bin/agent and bin/dpbare, today's engine if not cached, runs bench/cmd/dpbench, writes docs/benchmarks.md")
-	p("go run ./bench/cmd/dpbench -h  # rounds, engines, names (or LK_NETNS, LK_STATE), output path")
+	p("make bench                     # builds bin/agent and bin/dpbare, today's engine and Kubernetes if not cached, runs bench/cmd/dpbench, writes docs/benchmarks.md")
+	p("make bench BENCHFLAGS='-only kubernetes -k8s-rounds 8'  # (k) alone, merged into docs/benchmarks.md")
+	p("go run ./bench/cmd/dpbench -h  # rounds, engines, names (or LK_NETNS, LK_STATE, DOCKPROBE_E2E_ID), output path")
 	p("```")
 	p("")
-	p("The harness starts its own engines (LK_NETNS=%s-deb and %s-cur, LK_STATE=%s-…) one after the other and removes each afterwards.", s.o.netns, s.o.netns, s.o.state)
+	p("The harness starts its own engines (LK_NETNS=%s-deb and %s-cur, LK_STATE=%s-…) one after the other and removes each afterwards;", s.o.netns, s.o.netns, s.o.state)
+	p("then its own cluster (DOCKPROBE_E2E_ID=%s), removed afterwards too.", s.o.k8sID)
 	if err := os.WriteFile(s.o.out, []byte(w.String()), 0o644); err != nil {
 		return err
 	}
@@ -340,6 +356,46 @@ func (s *suite) write() error {
 	for _, t := range s.targets() {
 		fmt.Fprintf(os.Stderr, "dpbench: %-8s %-9s %s: %s\n", "-", strings.Trim(mark(t), "*"), t.name, t.measured)
 	}
+	s.printKubeVerdicts()
+	return nil
+}
+
+// kubeTargets are (k)'s rows, when it was measured.
+func (s *suite) kubeTargets() []target {
+	if s.kube == nil {
+		return nil
+	}
+	return s.kube.targets()
+}
+
+func (s *suite) printKubeVerdicts() {
+	for _, t := range s.kubeTargets() {
+		fmt.Fprintf(os.Stderr, "dpbench: %-8s %-9s %s: %s\n", "k8s", strings.Trim(mark(t), "*"), t.name, t.measured)
+	}
+}
+
+// merge is -only's output: (k)'s Targets row and section spliced into the
+// file as an earlier full run wrote it, the rest kept as it was; with no
+// such file, a file of (k) alone.
+func (s *suite) merge() error {
+	old, err := os.ReadFile(s.o.out)
+	if errors.Is(err, os.ErrNotExist) {
+		return s.write()
+	}
+	if err != nil {
+		return err
+	}
+	var sec strings.Builder
+	s.kube.section(func(format string, args ...any) { fmt.Fprintf(&sec, format+"\n", args...) })
+	doc, err := mergeKube(string(old), s.kubeTargets(), sec.String())
+	if err != nil {
+		return fmt.Errorf("merge into %s: %w", s.o.out, err)
+	}
+	if err := os.WriteFile(s.o.out, []byte(doc), 0o644); err != nil {
+		return err
+	}
+	logf("merged the Kubernetes section into %s (the other sections kept as they were)", s.o.out)
+	s.printKubeVerdicts()
 	return nil
 }
 

@@ -236,8 +236,15 @@ func (c *Cluster) RemoveImage(ctx context.Context, ref string, nodes ...string) 
 // static tool (/pause: no argument waits for SIGTERM, `echo` copies stdin to
 // stdout, `comm PID` prints /proc/PID/comm) for workload pods in tests.
 func (c *Cluster) BuildImage(ctx context.Context, ref, out string) error {
+	return c.PackImage(ctx, filepath.Join(c.toolsBin, "pause"), "/pause", ref, out)
+}
+
+// PackImage writes an image archive named ref holding one static binary,
+// bin, at path (the image's entrypoint), for LoadImage: an image built
+// here and never pulled (the benchmark's no-op pod uses it).
+func (c *Cluster) PackImage(ctx context.Context, bin, path, ref, out string) error {
 	b, err := exec.CommandContext(ctx, filepath.Join(c.toolsBin, "ociimage"),
-		"-bin", filepath.Join(c.toolsBin, "pause"), "-path", "/pause", "-name", ref, "-o", out).CombinedOutput()
+		"-bin", bin, "-path", path, "-name", ref, "-o", out).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ociimage %s: %w\n%s", ref, err, b)
 	}
