@@ -200,7 +200,12 @@ type session struct {
 
 // explain: a refused exec (403, no such pod) shows to gRPC only as a
 // transport that went away; the stream's own error says why.
-func (s *session) explain(err error) error {
+func (s *session) explain(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		// Our own cancellation (Ctrl-C, a deadline): nothing to learn
+		// from the stream, and no second to spare.
+		return fmt.Errorf("node %s: %w", s.n.Node.Name, err)
+	}
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	select {
@@ -216,7 +221,7 @@ func (s *session) explain(err error) error {
 func (s *session) Handshake(ctx context.Context) (*probev1.HandshakeResponse, error) {
 	h, err := s.c.Handshake(ctx, s.version)
 	if err != nil {
-		return nil, s.explain(err)
+		return nil, s.explain(ctx, err)
 	}
 	return h, nil
 }
@@ -224,7 +229,7 @@ func (s *session) Handshake(ctx context.Context) (*probev1.HandshakeResponse, er
 func (s *session) Collect(ctx context.Context, req *probev1.CollectRequest) (*probev1.Report, error) {
 	rep, err := s.c.Collect(ctx, req)
 	if err != nil {
-		return nil, s.explain(err)
+		return nil, s.explain(ctx, err)
 	}
 	return rep, nil
 }
