@@ -37,11 +37,17 @@ func newWatchCmd(g *globalOptions) *cobra.Command {
 		Short: "Stream changes in the engine's environment as they happen",
 		Long: `watch keeps one probe running and prints a line for every change in the
 namespaces where the engine runs: interfaces up or down, addresses and routes
-added or removed, mounts appearing or disappearing, dockerd restarting with
-other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
+added or removed, mounts appearing or disappearing, dockerd (or containerd)
+restarting with other arguments. Ctrl-C ends it (exit 0) and removes the
+probe.
+
+With --runtime kubernetes it watches one node through a probe pod: --node
+NAME, or the cluster's only node. Its pod's start is bounded by
+--node-timeout; the pod is deleted when the watch ends.`,
 		Example: `  agent watch
   agent watch -o json                 # one JSON object per line
-  agent watch --for 10m`,
+  agent watch --for 10m
+  agent watch --runtime kubernetes --node worker-1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.output != "text" && o.output != "json" {
@@ -54,6 +60,9 @@ other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
 				return fmt.Errorf("%w: --target-pid must be a positive pid, got %d", ErrUsage, o.targetPID)
 			}
 			if err := o.rt.validate(g); err != nil {
+				return err
+			}
+			if err := o.rt.kubeFlags(o.privileged, 0); err != nil {
 				return err
 			}
 			return runWatch(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -71,9 +80,15 @@ other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
 func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, stdout, stderr io.Writer) error {
 	deadline := watchMaxDeadline
 	if o.duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		// --for cancels rather than sets a deadline: a deadline would go
+		// to the probe with the stream (grpc-timeout), whose end there
+		// can reach the agent a moment before its own context has
+		// expired, and the watch's normal end would read as a timeout.
+		ctx2, cancel := context.WithCancel(ctx)
+		t := time.AfterFunc(o.duration, cancel)
+		defer t.Stop()
 		defer cancel()
+		ctx = ctx2
 		deadline = o.duration + 10*time.Second
 	}
 	progress := func(string) {}
