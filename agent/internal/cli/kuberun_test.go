@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -249,8 +250,9 @@ func TestKubeWatch(t *testing.T) {
 		cancel(&Interrupted{Signal: os.Interrupt})
 	}()
 	_, _, err = kubeRun(t, ctx, "watch", "-o", "json")
-	if err != nil {
-		t.Errorf("watch after Ctrl-C: %v", err)
+	var in *Interrupted
+	if !errors.As(err, &in) {
+		t.Errorf("watch after Ctrl-C: %v, want the interrupt (exit 130)", err)
 	}
 	noPodsLeft(t, c)
 

@@ -38,8 +38,9 @@ func newWatchCmd(g *globalOptions) *cobra.Command {
 		Long: `watch keeps one probe running and prints a line for every change in the
 namespaces where the engine runs: interfaces up or down, addresses and routes
 added or removed, mounts appearing or disappearing, dockerd (or containerd)
-restarting with other arguments. Ctrl-C ends it (exit 0) and removes the
-probe.
+restarting with other arguments. Ctrl-C removes the probe and ends it with
+the exit code of every interrupted command (130, "agent: interrupted
+(SIGINT)"); --for ends it normally (exit 0).
 
 With --runtime kubernetes it watches one node through a probe pod: --node
 NAME, or the cluster's only node. Its pod's start is bounded by
@@ -116,8 +117,13 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, stdout, st
 		Out:        stdout,
 		Progress:   progress,
 	})
+	if interrupted(ctx) {
+		// Ctrl-C: the probe is gone (watch.Run removed it); the exit
+		// code says the run was interrupted, as every command's does.
+		return context.Cause(ctx)
+	}
 	if ctx.Err() != nil {
-		// Ctrl-C or --for: the watch's normal end.
+		// --for: the watch's normal end.
 		return nil
 	}
 	return err
