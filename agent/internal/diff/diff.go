@@ -1,7 +1,7 @@
 // Package diff compares two reports: added, removed and changed
-// interfaces, addresses, routes, mounts, dockerd flags (a node's kubelet and
-// CNI networks too), Docker networks,
-// findings and the engine's key facts. It answers "what changed when I
+// interfaces, addresses, routes, mounts, dockerd flags (and a node's
+// kubelet and CNI networks), Docker networks, findings and the engine's
+// key facts. It answers "what changed when I
 // connected the VPN?" from two `agent probe -o json` files or two bundles.
 //
 // Identities are stable names, never numbers that change on every boot:
