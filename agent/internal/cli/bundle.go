@@ -46,7 +46,12 @@ never into it.
 
 When the probe cannot run (blocked, unreachable engine), a reduced bundle is
 still written, with the reason in README.md and manifest.json, and the exit
-status is the probe's.`,
+status is the probe's.
+
+With --runtime kubernetes the bundle holds the cluster report
+(cluster.json, .txt, .html, .yaml) and one folder per node (nodes/NAME/:
+its report, raw sources and Node object, or error.txt); a node that
+fails keeps its folder and the others complete.`,
 		Example: `  agent bundle
   agent bundle -o before-vpn.zip
   agent bundle --anonymize -o case-1234.zip   # case-1234.zip.mapping.json stays with you`,
