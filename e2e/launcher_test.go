@@ -136,14 +136,16 @@ func TestNerdctlCommands(t *testing.T) {
 			if probesIn(t, n) == "" {
 				t.Error("no probe container while watching")
 			}
-			// Ctrl-C ends the watch normally and removes the probe.
+			// Ctrl-C removes the probe and ends the watch as it ends
+			// every command: exit 130.
 			cmd.Process.Signal(os.Interrupt)
 			go func() {
 				for sc.Scan() {
 				}
 			}()
-			if err := cmd.Wait(); err != nil {
-				t.Errorf("watch after Ctrl-C: %v\nstderr: %s", err, stderr.String())
+			cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "agent: interrupted (SIGINT)") {
+				t.Errorf("watch after Ctrl-C: exit %d, want 130\nstderr: %s", code, stderr.String())
 			}
 			requireNoNerdctlProbes(t, n, 15*time.Second)
 		})

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,15 +16,37 @@ import (
 
 // watchProc is a running `agent watch` whose stdout lines arrive on lines.
 type watchProc struct {
-	cmd   *exec.Cmd
-	lines chan string
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr *lockedBuilder
+}
+
+// lockedBuilder is a strings.Builder safe for the process's writes and
+// the test's reads.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	os.Stderr.Write(p)
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startWatch(t *testing.T, e *engineEnv, args ...string) *watchProc {
 	t.Helper()
 	cmd := exec.Command(agentBin, append([]string{"watch"}, args...)...)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host, "DOCKER_CONTEXT=")
-	cmd.Stderr = os.Stderr
+	stderr := &lockedBuilder{}
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +54,7 @@ func startWatch(t *testing.T, e *engineEnv, args ...string) *watchProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start agent watch: %v", err)
 	}
-	w := &watchProc{cmd: cmd, lines: make(chan string, 256)}
+	w := &watchProc{cmd: cmd, lines: make(chan string, 256), stderr: stderr}
 	go func(r io.Reader) {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 1<<20), 1<<24)
@@ -145,14 +168,15 @@ func TestWatchStreamsChangesAndCleansUp(t *testing.T) {
 			return e.Kind == "interface" && e.Action == "removed" && e.Interface.Name == "dpe2e0"
 		})
 
-		// Ctrl-C ends the watch normally and removes the probe.
+		// Ctrl-C removes the probe and ends the watch as it ends every
+		// command: exit 130 and one line.
 		w.cmd.Process.Signal(os.Interrupt)
 		done := make(chan error, 1)
 		go func() { done <- w.cmd.Wait() }()
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("agent watch after Ctrl-C: %v, want exit 0", err)
+		case <-done:
+			if code := w.cmd.ProcessState.ExitCode(); code != 130 || strings.TrimSpace(w.stderr.String()) != "agent: interrupted (SIGINT)" {
+				t.Errorf("agent watch after Ctrl-C: exit %d, stderr %q; want 130 and the one line `agent: interrupted (SIGINT)`", code, w.stderr.String())
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("agent watch did not end on Ctrl-C")

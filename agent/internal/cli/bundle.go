@@ -46,7 +46,12 @@ never into it.
 
 When the probe cannot run (blocked, unreachable engine), a reduced bundle is
 still written, with the reason in README.md and manifest.json, and the exit
-status is the probe's.`,
+status is the probe's.
+
+With --runtime kubernetes the bundle holds the cluster report
+(cluster.json, .txt, .html, .yaml) and one folder per node (nodes/NAME/:
+its report, raw sources and Node object, or error.txt); a node that
+fails keeps its folder and the others complete.`,
 		Example: `  agent bundle
   agent bundle -o before-vpn.zip
   agent bundle --anonymize -o case-1234.zip   # case-1234.zip.mapping.json stays with you`,
@@ -72,6 +77,12 @@ status is the probe's.`,
 				return err
 			}
 			if o.probe.rt.runtime == RuntimeKube {
+				if err := o.probe.rt.kubeFlags(o.probe.privileged, o.probe.targetPID); err != nil {
+					return err
+				}
+				if cmd.Flags().Changed("timeout") {
+					o.probe.rt.kube.runTimeout = o.probe.timeout
+				}
 				return runClusterBundle(cmd.Context(), g, o, cmd.ErrOrStderr())
 			}
 			return runBundle(cmd.Context(), g, o, cmd.ErrOrStderr())
@@ -82,7 +93,7 @@ status is the probe's.`,
 	f.BoolVar(&o.probe.output.anonymize, "anonymize", false, "replace hostnames, user names, MACs and non-Docker IP addresses with consistent pseudonyms")
 	f.StringVar(&o.probe.output.mappingFile, "mapping-file", "", "with --anonymize, where to keep the mapping (default FILE.zip.mapping.json)")
 	f.IntVar(&o.probe.targetPID, "target-pid", 0, "collect from this pid instead of the dockerd serving the engine")
-	f.DurationVar(&o.probe.timeout, "timeout", 60*time.Second, "give up after this long")
+	f.DurationVar(&o.probe.timeout, "timeout", 60*time.Second, timeoutHelp)
 	f.BoolVar(&o.probe.privileged, "privileged", false, "run the probe with --privileged instead of its minimal capabilities (fallback only)")
 	o.probe.rt.addFlags(f)
 	return cmd

@@ -31,7 +31,8 @@ func newDiffCmd(*globalOptions) *cobra.Command {
 lists added, removed and changed interfaces, addresses, routes, mounts, dockerd
 flags, Docker networks, findings and engine facts. Two cluster reports
 (agent probe --runtime kubernetes -o json, or cluster bundles) are compared
-node by node: nodes added or removed, a node's state, and each node's report.
+node by node: nodes added or removed, a node's state, and each node's report
+with its kubelet's flags and config and its CNI networks.
 
 Exit status: 0 when they are the same, 12 when they differ, another code when
 a file cannot be read.`,

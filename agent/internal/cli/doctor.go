@@ -55,12 +55,15 @@ agent probe (README.md).`,
 			if o.timeout <= 0 {
 				return fmt.Errorf("%w: --timeout must be positive, got %s", ErrUsage, o.timeout)
 			}
+			if cmd.Flags().Changed("timeout") {
+				o.rt.kube.runTimeout = o.timeout
+			}
 			return runDoctor(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json (the whole report with its findings)")
-	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long")
+	f.DurationVar(&o.timeout, "timeout", 60*time.Second, timeoutHelp)
 	f.IntVar(&o.targetPID, "target-pid", 0, "collect from this pid instead of the dockerd serving the engine")
 	f.BoolVar(&o.privileged, "privileged", false, "run the probe with --privileged (fallback only)")
 	o.rt.addFlags(f)
@@ -70,6 +73,9 @@ agent probe (README.md).`,
 func runDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, stdout, stderr io.Writer) error {
 	if o.rt.runtime == RuntimeKube {
 		if err := o.rt.validate(g); err != nil {
+			return err
+		}
+		if err := o.rt.kubeFlags(o.privileged, o.targetPID); err != nil {
 			return err
 		}
 		return runClusterDoctor(ctx, g, o, stdout, stderr)

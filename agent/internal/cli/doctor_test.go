@@ -56,16 +56,16 @@ func TestShareCheck(t *testing.T) {
 		{MountPoint: "/mnt/host/c", Propagation: "private"},
 	}}
 	f, _ := pathmap.Translate(`C:\temp\WebApplication1`)
-	v := shareCheck(rep, f)
+	v := shareCheck(rep, f, "in the VM")
 	if !v.Mounted || !v.MntMounted || !strings.Contains(v.Note, "hostPath /run/desktop/mnt/host/c/temp/WebApplication1 works") {
 		t.Errorf("c: %+v", v)
 	}
 	f, _ = pathmap.Translate(`D:\x`)
-	if v := shareCheck(rep, f); v.Mounted || !strings.Contains(v.Note, "not mounted") {
+	if v := shareCheck(rep, f, "in the VM"); v.Mounted || !strings.Contains(v.Note, "not mounted") {
 		t.Errorf("d: %+v", v)
 	}
 	var b bytes.Buffer
-	if err := writePath(&b, f, nil, "text"); err != nil || !strings.Contains(b.String(), "Kubernetes hostPath:   /run/desktop/mnt/host/d/x") {
+	if err := writePath(&b, f, pathChecks{}, "text"); err != nil || !strings.Contains(b.String(), "Kubernetes hostPath:   /run/desktop/mnt/host/d/x") {
 		t.Errorf("text: %v\n%s", err, b.String())
 	}
 }

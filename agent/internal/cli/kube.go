@@ -21,12 +21,18 @@ import (
 	"github.com/dockprobe/dockprobe/agent/internal/kube"
 	"github.com/dockprobe/dockprobe/agent/internal/kubelaunch"
 	"github.com/dockprobe/dockprobe/agent/internal/launcher"
+	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
 	"github.com/dockprobe/dockprobe/agent/internal/probeimage"
 	"github.com/dockprobe/dockprobe/agent/internal/redact"
 	"github.com/dockprobe/dockprobe/agent/internal/report"
 	"github.com/dockprobe/dockprobe/internal/version"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
+
+// timeoutHelp is --timeout's help: with Kubernetes it bounds the whole run
+// only when given (a cluster of many nodes takes as long as it takes; each
+// node has --node-timeout).
+const timeoutHelp = "give up after this long (--runtime kubernetes: the whole run, only when given; each node has --node-timeout)"
 
 // DefaultNodeTimeout bounds one node of a Kubernetes run: the pod's start
 // (the kubelet's sandbox and container), the exec and the report.
@@ -47,7 +53,17 @@ type kubeOptions struct {
 	concurrency int
 	nodeTimeout time.Duration
 	image       string
+	// runTimeout bounds the whole run (the command's --timeout, when the
+	// user gave it); zero leaves each node to --node-timeout alone.
+	runTimeout time.Duration
 }
+
+// kubeConnect reaches the cluster; tests put a cluster in memory here.
+var kubeConnect = kube.Connect
+
+// kubeWire, when set, adjusts each run's Runner (tests give its exec a
+// fake probe).
+var kubeWire func(*kube.Runner)
 
 func (k *kubeOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&k.kubeconfig, "kubeconfig", "", "Kubernetes: the kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the in-cluster configuration)")
@@ -125,7 +141,7 @@ func (k *kubeOptions) imageRef() (string, corev1.PullPolicy, error) {
 
 // connect reaches the cluster and prepares this run's Runner.
 func (k *kubeOptions) connect(ctx context.Context, debug bool) (*kube.Client, *kube.Runner, error) {
-	c, err := kube.Connect(kube.ConnOptions{Kubeconfig: k.kubeconfig, Context: k.context})
+	c, err := kubeConnect(kube.ConnOptions{Kubeconfig: k.kubeconfig, Context: k.context})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,25 +155,150 @@ func (k *kubeOptions) connect(ctx context.Context, debug bool) (*kube.Client, *k
 	// The waiting probe outlives the node's deadline a little, so that
 	// the agent's hang-up, not the deadline, normally ends it.
 	r.Deadline = k.nodeTimeout + 30*time.Second
+	// A pod's start gets --node-timeout, also for a watch whose probe
+	// then runs for hours.
+	r.StartTimeout = k.nodeTimeout
+	if kubeWire != nil {
+		kubeWire(r)
+	}
 	return c, r, nil
 }
 
-// open is the launcher of --node's node (watch, path --check), or of the
-// namespace alone when no node is chosen (cleanup: Start then says to
-// choose one).
-func (k *kubeOptions) open(ctx context.Context) (launcher.Launcher, error) {
-	c, r, err := k.connect(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	if k.node == "" {
+// open is the launcher of one node (watch): --node's, or the cluster's
+// only node. With several nodes and no --node it is a usage error naming
+// them: a watch follows one node. For cleanup (namespaceOnly) it is the
+// namespace's launcher, which starts no probe and takes no node flag.
+func (k *kubeOptions) open(ctx context.Context, debug, namespaceOnly bool, warn io.Writer) (launcher.Launcher, error) {
+	if namespaceOnly {
+		if f := k.selectionFlag(); f != "" {
+			return nil, fmt.Errorf("%w: cleanup deletes every probe pod of the namespace (--kube-namespace); %s does not apply to it", ErrUsage, f)
+		}
+		_, r, err := k.connect(ctx, debug)
+		if err != nil {
+			return nil, err
+		}
 		return kubelaunch.New(r, kube.Node{}), nil
 	}
-	nodes, err := kube.SelectNodes(ctx, c.CS, kube.Selection{Node: k.node})
+	if k.selector != "" || k.allNodes {
+		return nil, fmt.Errorf("%w: this command follows one node: choose it with --node NAME (--selector and --all-nodes are for probe, doctor, bundle and path --check)", ErrUsage)
+	}
+	c, r, err := k.connect(ctx, debug)
 	if err != nil {
 		return nil, err
 	}
-	return kubelaunch.New(r, nodes[0]), nil
+	if err := k.preflight(ctx, c, r, debug, warn); err != nil {
+		return nil, err
+	}
+	node, err := k.oneNode(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return kubelaunch.New(r, node), nil
+}
+
+// selectionFlag names the node selection flag given, if any.
+func (k *kubeOptions) selectionFlag() string {
+	switch {
+	case k.node != "":
+		return "--node"
+	case k.selector != "":
+		return "--selector"
+	case k.allNodes:
+		return "--all-nodes"
+	}
+	return ""
+}
+
+// oneNode is --node's node, or the cluster's only node.
+func (k *kubeOptions) oneNode(ctx context.Context, c *kube.Client) (kube.Node, error) {
+	if k.node != "" {
+		nodes, err := kube.SelectNodes(ctx, c.CS, kube.Selection{Node: k.node})
+		if err != nil {
+			return kube.Node{}, err
+		}
+		return nodes[0], nil
+	}
+	nodes, err := kube.SelectNodes(ctx, c.CS, kube.Selection{All: true})
+	if err != nil {
+		return kube.Node{}, err
+	}
+	if len(nodes) > 1 {
+		names := make([]string, len(nodes))
+		for i, n := range nodes {
+			names[i] = n.Name
+		}
+		return kube.Node{}, fmt.Errorf("%w: the cluster has %d nodes (%s): choose one with --node NAME", ErrUsage, len(nodes), strings.Join(names, ", "))
+	}
+	return nodes[0], nil
+}
+
+// preflight checks what would otherwise fail on every node (the
+// namespace's Pod Security level, RBAC) and sweeps the probe pods dead
+// runs left (unless DOCKPROBE_SWEEP=off).
+func (k *kubeOptions) preflight(ctx context.Context, c *kube.Client, r *kube.Runner, debug bool, warn io.Writer) error {
+	if err := kube.CheckNamespace(ctx, c.CS, k.namespace); err != nil {
+		return err
+	}
+	if err := kube.CheckAccess(ctx, c.CS, k.namespace, kube.Needed); err != nil {
+		return err
+	}
+	if sweepOff() {
+		return nil
+	}
+	if swept, err := kube.Sweep(ctx, c, kube.SweepOptions{Namespace: k.namespace, KeepRun: r.RunID, Alive: kubelaunch.Alive, Now: time.Now()}); err != nil {
+		fmt.Fprintf(warn, "warning: sweep stale probe pods: %v\n", err)
+	} else if debug && len(swept) > 0 {
+		fmt.Fprintf(warn, "agent: removed %d stale probe pod(s): %v\n", len(swept), swept)
+	}
+	return nil
+}
+
+// runTimeout is the cause of a Kubernetes run's context when its --timeout
+// passed. Each node's own limit is --node-timeout; --timeout, when given,
+// bounds the whole run (the connection, the checks and the fan-out). It
+// is a kube.ErrTimeout: a node it cut short has the error kind "timeout".
+type runTimeout struct{ d time.Duration }
+
+func (e runTimeout) Error() string        { return fmt.Sprintf("the run's --timeout of %s passed", e.d) }
+func (e runTimeout) Is(target error) bool { return target == kube.ErrTimeout }
+
+// bound gives a Kubernetes run its --timeout, when the user gave one.
+func (k *kubeOptions) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if k.runTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, k.runTimeout, runTimeout{k.runTimeout})
+}
+
+// timedOut reports whether ctx ended at the run's --timeout.
+func timedOut(ctx context.Context) bool {
+	var rt runTimeout
+	return errors.As(context.Cause(ctx), &rt)
+}
+
+// openError is an error before the fan-out, in the Docker runtime's terms
+// when the run's --timeout ended it (exit 6).
+func (k *kubeOptions) openError(ctx context.Context, err error) error {
+	if timedOut(ctx) && !interrupted(ctx) {
+		return fmt.Errorf("%w: no answer from the Kubernetes API server within --timeout %s (%v); retry with a longer --timeout", probeclient.ErrTimeout, k.runTimeout, err)
+	}
+	return err
+}
+
+// kubeFlags checks the probe flags that mean something else, or nothing,
+// on Kubernetes: the probe pod is never privileged, and a pid is one
+// node's.
+func (r *runtimeOptions) kubeFlags(privileged bool, targetPID int) error {
+	if r.runtime != RuntimeKube {
+		return nil
+	}
+	if privileged {
+		return fmt.Errorf("%w: --privileged is the Docker and nerdctl runtimes' fallback; a Kubernetes probe pod is never privileged (it has SYS_ADMIN and SYS_PTRACE, as deploy/kubernetes/probe-pod.yaml shows)", ErrUsage)
+	}
+	if targetPID > 0 && r.kube.node == "" {
+		return fmt.Errorf("%w: --target-pid is a pid on one node: add --node NAME", ErrUsage)
+	}
+	return nil
 }
 
 // clusterRun is one fan-out over the selected nodes: one launcher per
@@ -168,6 +309,8 @@ type clusterRun struct {
 	runner *kube.Runner
 	nodes  []kube.Node
 	info   *probev1.Cluster
+	// targetPID is --target-pid (with --node only).
+	targetPID int
 }
 
 // openCluster connects, checks what would otherwise fail on every node
@@ -182,20 +325,12 @@ func (k *kubeOptions) openCluster(ctx context.Context, debug bool, warn io.Write
 	if err != nil {
 		return nil, err
 	}
-	if err := kube.CheckNamespace(ctx, c.CS, k.namespace); err != nil {
-		return nil, err
-	}
-	if err := kube.CheckAccess(ctx, c.CS, k.namespace, kube.Needed); err != nil {
+	if err := k.preflight(ctx, c, r, debug, warn); err != nil {
 		return nil, err
 	}
 	nodes, err := kube.SelectNodes(ctx, c.CS, sel)
 	if err != nil {
 		return nil, err
-	}
-	if swept, err := kube.Sweep(ctx, c, kube.SweepOptions{Namespace: k.namespace, KeepRun: r.RunID, Alive: kubelaunch.Alive, Now: time.Now()}); err != nil {
-		fmt.Fprintf(warn, "warning: sweep stale probe pods: %v\n", err)
-	} else if debug && len(swept) > 0 {
-		fmt.Fprintf(warn, "agent: removed %d stale probe pod(s): %v\n", len(swept), swept)
 	}
 	info := &probev1.Cluster{Server: c.Config.Host, Context: k.currentContext(), Namespace: k.namespace, Selection: selectionText(sel)}
 	if v, err := c.CS.Discovery().ServerVersion(ctx); err == nil {
@@ -274,11 +409,16 @@ func (cr *clusterRun) probe(ctx context.Context, g *globalOptions, stderr io.Wri
 			res, err := launcher.Probe(ctx, kubelaunch.New(cr.runner, byName[name]), launcher.ProbeOptions{
 				Options: launcher.Options{
 					Version: version.Version, Deadline: cr.runner.Deadline, Debug: g.debug,
-					ProbeLog: log, Progress: progress,
+					ProbeLog: log, Progress: progress, TargetPID: cr.targetPID,
 				},
 				Tool: &probev1.Tool{AgentVersion: version.Version, ProtocolVersion: probev1.ProtocolVersion},
 			})
 			if err != nil {
+				if timedOut(ctx) {
+					// Whatever the cut-short call said, the run's
+					// limit ended it.
+					err = fmt.Errorf("%w: node %s: no report within the run's --timeout of %s (each node has --node-timeout %s)", kube.ErrTimeout, name, cr.k.runTimeout, cr.k.nodeTimeout)
+				}
 				return nodeOutcome{took: time.Since(start)}, err
 			}
 			if each != nil {
@@ -316,6 +456,32 @@ func (cr *clusterRun) report(nodes []*probev1.NodeReport) *probev1.ClusterReport
 // anyway, has each one's error.
 var ErrNodesFailed = errors.New("some nodes have no report")
 
+// runError is a fan-out's outcome for the exit code: the run's --timeout
+// when it cut some nodes short (exit 6, as the Docker runtime's), else
+// clusterError's.
+func (cr *clusterRun) runError(ctx context.Context, nodes []*probev1.NodeReport, errs []error) error {
+	if len(errs) > 0 && timedOut(ctx) {
+		failed := failedNodes(nodes)
+		others := "; the report has the others'"
+		if len(failed) == len(nodes) {
+			others = ""
+		}
+		return fmt.Errorf("%w: no report from %d of %d node(s) (%s) within --timeout %s%s (retry with a longer --timeout or a higher --concurrency)",
+			probeclient.ErrTimeout, len(failed), len(nodes), strings.Join(failed, ", "), cr.k.runTimeout, others)
+	}
+	return clusterError(nodes, errs)
+}
+
+func failedNodes(nodes []*probev1.NodeReport) []string {
+	failed := []string{}
+	for _, n := range nodes {
+		if n.GetError() != nil {
+			failed = append(failed, n.GetName())
+		}
+	}
+	return failed
+}
+
 // clusterError is a fan-out's outcome for the exit code: nil when every
 // node reported; the first node's own error (its own exit code: forbidden,
 // image missing, timeout) when none did; ErrNodesFailed when some did.
@@ -329,13 +495,7 @@ func clusterError(nodes []*probev1.NodeReport, errs []error) error {
 		}
 		return fmt.Errorf("no node has a report: %w (and %d more)", errs[0], len(errs)-1)
 	}
-	failed := []string{}
-	for _, n := range nodes {
-		if n.GetError() != nil {
-			failed = append(failed, n.GetName())
-		}
-	}
-	return fmt.Errorf("%w: %d of %d node(s) failed (%v); each one's error is in the report", ErrNodesFailed, len(errs), len(nodes), failed)
+	return fmt.Errorf("%w: %d of %d node(s) failed (%v); each one's error is in the report", ErrNodesFailed, len(errs), len(nodes), failedNodes(nodes))
 }
 
 // prefixWriter writes each chunk under a node's prefix (the nodes' probe
@@ -356,11 +516,14 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 // runClusterProbe is `agent probe --runtime kubernetes`: one cluster
 // report, printed even when some nodes failed (their errors are in it).
 func runClusterProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, stderr io.Writer) error {
+	ctx, cancel := o.rt.kube.bound(ctx)
+	defer cancel()
 	o.progress.Step("connect to the cluster")
 	cr, err := o.rt.kube.openCluster(ctx, g.debug, stderr)
 	if err != nil {
-		return err
+		return o.rt.kube.openError(ctx, err)
 	}
+	cr.targetPID = o.targetPID
 	o.progress.Step(fmt.Sprintf("probe %d node(s)", len(cr.nodes)))
 	nodes, errs := cr.probe(ctx, g, stderr, analyzeNode)
 	if interrupted(ctx) {
@@ -369,7 +532,7 @@ func runClusterProbe(ctx context.Context, g *globalOptions, o *probeOptions, std
 	if err := renderCluster(stdout, cr.report(nodes), o.output); err != nil {
 		return err
 	}
-	return clusterError(nodes, errs)
+	return cr.runError(ctx, nodes, errs)
 }
 
 // runClusterDoctor is `agent doctor --runtime kubernetes`: each node's
@@ -378,10 +541,13 @@ func runClusterProbe(ctx context.Context, g *globalOptions, o *probeOptions, std
 // node's or the cluster's checks found an error; else a failed node's
 // code, as for probe.
 func runClusterDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, stdout, stderr io.Writer) error {
+	ctx, cancel := o.rt.kube.bound(ctx)
+	defer cancel()
 	cr, err := o.rt.kube.openCluster(ctx, g.debug, stderr)
 	if err != nil {
-		return err
+		return o.rt.kube.openError(ctx, err)
 	}
+	cr.targetPID = o.targetPID
 	nodes, errs := cr.probe(ctx, g, stderr, analyzeNode)
 	if interrupted(ctx) {
 		return context.Cause(ctx)
@@ -409,6 +575,11 @@ func runClusterDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, s
 			return err
 		}
 	}
+	if len(errs) > 0 && timedOut(ctx) {
+		// The run did not complete: as for the Docker runtime's doctor,
+		// the exit code says why before any verdict.
+		return cr.runError(ctx, nodes, errs)
+	}
 	worst := checks.Worst(rep.GetFindings())
 	for _, n := range rep.GetNodes() {
 		if checks.Worst(n.GetReport().GetFindings()) == checks.Error {
@@ -418,7 +589,7 @@ func runClusterDoctor(ctx context.Context, g *globalOptions, o *doctorOptions, s
 	if worst == checks.Error {
 		return ErrDoctorFindings
 	}
-	return clusterError(nodes, errs)
+	return cr.runError(ctx, nodes, errs)
 }
 
 // runClusterBundle is `agent bundle --runtime kubernetes`: the cluster
@@ -434,10 +605,13 @@ func runClusterBundle(ctx context.Context, g *globalOptions, o *bundleOptions, s
 		logw = io.MultiWriter(&agentLog, stderr)
 	}
 	fmt.Fprintf(&agentLog, "agent %s bundle --runtime kubernetes started %s\n", version.Version, created.Format(time.RFC3339))
+	ctx, cancel := o.probe.rt.kube.bound(ctx)
+	defer cancel()
 	cr, err := o.probe.rt.kube.openCluster(ctx, true, logw)
 	if err != nil {
-		return err
+		return o.probe.rt.kube.openError(ctx, err)
 	}
+	cr.targetPID = o.probe.targetPID
 	dg := *g
 	dg.debug = true // the log gets everything --debug would show
 	nodes, errs := cr.probe(ctx, &dg, logw, analyzeNode)
@@ -488,7 +662,7 @@ func runClusterBundle(ctx context.Context, g *globalOptions, o *bundleOptions, s
 		}
 		b.AddUnder("nodes/"+n.GetName(), sub)
 	}
-	runErr := clusterError(nodes, errs)
+	runErr := cr.runError(ctx, nodes, errs)
 	if runErr != nil {
 		fmt.Fprintf(&agentLog, "error: %v\n", runErr)
 	}

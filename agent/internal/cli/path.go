@@ -12,6 +12,7 @@ import (
 
 	"github.com/dockprobe/dockprobe/agent/internal/knowledge"
 	"github.com/dockprobe/dockprobe/agent/internal/pathmap"
+	"github.com/dockprobe/dockprobe/agent/internal/redact"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
@@ -34,11 +35,18 @@ bind-mount form, the Kubernetes hostPath form (/run/desktop/mnt/host/<drive>/...
 the path in dockerd's own namespace (/mnt/host/<drive>/...) and the WSL form.
 It works offline. With --check it also runs the probe and says whether the
 drive's share is mounted in the VM and which form Kubernetes can see; it
-does not look for the file itself (the probe reads no path you choose).`,
+does not look for the file itself (the probe reads no path you choose).
+
+With --runtime kubernetes, --check asks every node by default (a pod with
+that hostPath may be scheduled on any of them) and says it per node; --node,
+--selector or --all-nodes choose the nodes. A node that cannot be probed
+gets its own line and the others are still answered (exit 14).`,
 		Example: `  agent path 'C:\temp\WebApplication1'
   agent path /run/desktop/mnt/host/c/temp/WebApplication1
   agent path '\\wsl$\Ubuntu\home\me\app'
-  agent path --check 'C:\temp\WebApplication1'`,
+  agent path --check 'C:\temp\WebApplication1'
+  agent path --check --runtime kubernetes 'C:\temp\WebApplication1'            # every node
+  agent path --check --runtime kubernetes --node desktop-worker 'C:\temp\app'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.output != "text" && o.output != "json" {
@@ -51,6 +59,19 @@ does not look for the file itself (the probe reads no path you choose).`,
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrUsage, err)
 			}
+			if o.check && o.rt.runtime == RuntimeKube {
+				if cmd.Flags().Changed("timeout") {
+					o.rt.kube.runTimeout = o.timeout
+				}
+				nodes, runErr := checkOnNodes(cmd.Context(), g, o, f, cmd.ErrOrStderr())
+				if nodes == nil {
+					return runErr
+				}
+				if err := writePath(cmd.OutOrStdout(), f, pathChecks{nodes: nodes}, o.output); err != nil {
+					return err
+				}
+				return runErr
+			}
 			var vm *vmCheck
 			if o.check {
 				vm, err = checkInVM(cmd.Context(), g, o, f, cmd.ErrOrStderr())
@@ -58,12 +79,12 @@ does not look for the file itself (the probe reads no path you choose).`,
 					return err
 				}
 			}
-			return writePath(cmd.OutOrStdout(), f, vm, o.output)
+			return writePath(cmd.OutOrStdout(), f, pathChecks{vm: vm}, o.output)
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&o.check, "check", false, "run the probe and say whether the drive's share is mounted in the VM")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long (with --check)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long (with --check; --runtime kubernetes: the whole run, only when given; each node has --node-timeout)")
 	o.rt.addFlags(cmd.Flags())
 	return cmd
 }
@@ -81,6 +102,62 @@ type vmCheck struct {
 	Note        string `json:"note"`
 }
 
+// nodeCheck is one node's answer to path --check: its vmCheck, or why it
+// has none.
+type nodeCheck struct {
+	Node string `json:"node"`
+	*vmCheck
+	Error *nodeCheckError `json:"error,omitempty"`
+}
+
+type nodeCheckError struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// pathChecks are what --check found: the VM's answer (Docker, nerdctl) or
+// each node's (Kubernetes).
+type pathChecks struct {
+	vm    *vmCheck
+	nodes []nodeCheck
+}
+
+// checkOnNodes is path --check through the Kubernetes runtime: the probe
+// on each selected node (every node unless --node, --selector or
+// --all-nodes says otherwise: a hostPath pod may land on any), each
+// node's share checked in its own report. It returns the nodes' answers,
+// the failed ones with their errors, and the run's error for the exit
+// code; nil answers when nothing was probed.
+func checkOnNodes(ctx context.Context, g *globalOptions, o *pathOptions, f pathmap.Forms, stderr io.Writer) ([]nodeCheck, error) {
+	k := &o.rt.kube
+	if k.selectionFlag() == "" {
+		k.allNodes = true
+	}
+	ctx, cancel := k.bound(ctx)
+	defer cancel()
+	cr, err := k.openCluster(ctx, g.debug, stderr)
+	if err != nil {
+		return nil, k.openError(ctx, err)
+	}
+	nodes, errs := cr.probe(ctx, g, stderr, nil)
+	if interrupted(ctx) {
+		return nil, context.Cause(ctx)
+	}
+	// Node errors may quote the API server's URL: scrubbed like a report.
+	clean := redact.New(nil).Cluster(cr.report(nodes))
+	out := make([]nodeCheck, 0, len(clean.GetNodes()))
+	for _, n := range clean.GetNodes() {
+		c := nodeCheck{Node: n.GetName()}
+		if e := n.GetError(); e != nil {
+			c.Error = &nodeCheckError{Kind: e.GetKind(), Message: e.GetMessage()}
+		} else {
+			c.vmCheck = shareCheck(n.GetReport(), f, "on node "+n.GetName())
+		}
+		out = append(out, c)
+	}
+	return out, cr.runError(ctx, nodes, errs)
+}
+
 func checkInVM(ctx context.Context, g *globalOptions, o *pathOptions, f pathmap.Forms, stderr io.Writer) (*vmCheck, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
@@ -93,12 +170,14 @@ func checkInVM(ctx context.Context, g *globalOptions, o *pathOptions, f pathmap.
 	if err != nil {
 		return nil, err
 	}
-	return shareCheck(rep, f), nil
+	return shareCheck(rep, f, "in the VM"), nil
 }
 
-func shareCheck(rep *probev1.Report, f pathmap.Forms) *vmCheck {
+// shareCheck reads the share's mount in rep; where says whose mounts they
+// are ("in the VM", "on node worker-1").
+func shareCheck(rep *probev1.Report, f pathmap.Forms, where string) *vmCheck {
 	if f.HostPath == "" {
-		return &vmCheck{Note: "a WSL distro's own file: the VM has no fixed path for it, so there is nothing to check"}
+		return &vmCheck{Note: fmt.Sprintf("a WSL distro's own file: there is no fixed path for it %s, so there is nothing to check", where)}
 	}
 	top := f.Drive
 	v := &vmCheck{Share: knowledge.ShareRootDesktop + "/" + top}
@@ -111,8 +190,10 @@ func shareCheck(rep *probev1.Report, f pathmap.Forms) *vmCheck {
 		}
 	}
 	switch {
-	case !v.Mounted:
+	case !v.Mounted && where == "in the VM":
 		v.Note = fmt.Sprintf("%s is not mounted in the VM: the drive is not shared (Docker Desktop on Windows shares drives there; macOS and Linux engines have no such path)", v.Share)
+	case !v.Mounted:
+		v.Note = fmt.Sprintf("%s is not mounted %s: a hostPath pod there does not see the drive (only Docker Desktop's own cluster on Windows mounts drives there; other nodes have no such path)", v.Share, where)
 	case knowledge.IsShared(v.Propagation):
 		v.Note = fmt.Sprintf("%s is mounted (propagation %s): Kubernetes hostPath %s works if the file exists on the host", v.Share, v.Propagation, f.HostPath)
 	default:
@@ -121,12 +202,14 @@ func shareCheck(rep *probev1.Report, f pathmap.Forms) *vmCheck {
 	return v
 }
 
-func writePath(w io.Writer, f pathmap.Forms, vm *vmCheck, output string) error {
+func writePath(w io.Writer, f pathmap.Forms, checks pathChecks, output string) error {
+	vm := checks.vm
 	if output == "json" {
 		doc := struct {
 			pathmap.Forms
-			VM *vmCheck `json:"inVM,omitempty"`
-		}{f, vm}
+			VM    *vmCheck    `json:"inVM,omitempty"`
+			Nodes []nodeCheck `json:"nodes,omitempty"`
+		}{f, vm, checks.nodes}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(doc)
@@ -150,6 +233,13 @@ func writePath(w io.Writer, f pathmap.Forms, vm *vmCheck, output string) error {
 	row("Note:", f.Note)
 	if vm != nil {
 		row("In the VM:", vm.Note)
+	}
+	for _, n := range checks.nodes {
+		if n.Error != nil {
+			row("On node "+n.Node+":", "no answer: "+n.Error.Message)
+		} else {
+			row("On node "+n.Node+":", n.Note)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

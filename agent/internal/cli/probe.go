@@ -69,6 +69,9 @@ non-Docker IP addresses with consistent pseudonyms.`,
 			if o.targetPID < 0 {
 				return fmt.Errorf("%w: --target-pid must be a positive pid, got %d", ErrUsage, o.targetPID)
 			}
+			if cmd.Flags().Changed("timeout") {
+				o.rt.kube.runTimeout = o.timeout
+			}
 			// gather reports finer steps through o.progress when it
 			// uses it; the line is cleared before anything else is written.
 			o.progress.Step("connect, start the probe, collect")
@@ -79,7 +82,7 @@ non-Docker IP addresses with consistent pseudonyms.`,
 	f := cmd.Flags()
 	o.output.addFlags(f)
 	f.IntVar(&o.targetPID, "target-pid", 0, "collect from this pid (in the engine's pid namespace) instead of the dockerd serving the engine")
-	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long")
+	f.DurationVar(&o.timeout, "timeout", 60*time.Second, timeoutHelp)
 	f.BoolVar(&o.privileged, "privileged", false, "run the probe with --privileged instead of its minimal capabilities (fallback only)")
 	o.rt.addFlags(f)
 	return cmd
@@ -90,8 +93,11 @@ non-Docker IP addresses with consistent pseudonyms.`,
 func runProbe(ctx context.Context, g *globalOptions, o *probeOptions, stdout, stderr io.Writer) error {
 	if o.rt.runtime == RuntimeKube {
 		// Many nodes, one cluster report: each node's run is bounded by
-		// --node-timeout, not the whole fan-out by --timeout.
+		// --node-timeout, and the whole run by --timeout when given.
 		if err := o.rt.validate(g); err != nil {
+			return err
+		}
+		if err := o.rt.kubeFlags(o.privileged, o.targetPID); err != nil {
 			return err
 		}
 		return runClusterProbe(ctx, g, o, stdout, stderr)

@@ -107,6 +107,9 @@ type launchOptions struct {
 	warn io.Writer
 	// progress hears what only --debug shows.
 	progress func(string)
+	// namespaceOnly: the command starts no probe (cleanup); with
+	// --runtime kubernetes it needs no node.
+	namespaceOnly bool
 }
 
 // open is the one place that chooses the runtime: nerdctl when the flags
@@ -123,7 +126,7 @@ func (r *runtimeOptions) open(ctx context.Context, g *globalOptions, lo launchOp
 		lo.warn = io.Discard
 	}
 	if r.runtime == RuntimeKube {
-		return r.kube.open(ctx)
+		return r.kube.open(ctx, g.debug, lo.namespaceOnly, lo.warn)
 	}
 	if r.nerdctlFirst() {
 		return r.openNerdctl(ctx, lo)

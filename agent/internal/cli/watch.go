@@ -37,11 +37,18 @@ func newWatchCmd(g *globalOptions) *cobra.Command {
 		Short: "Stream changes in the engine's environment as they happen",
 		Long: `watch keeps one probe running and prints a line for every change in the
 namespaces where the engine runs: interfaces up or down, addresses and routes
-added or removed, mounts appearing or disappearing, dockerd restarting with
-other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
+added or removed, mounts appearing or disappearing, dockerd (or containerd)
+restarting with other arguments. Ctrl-C removes the probe and ends it with
+the exit code of every interrupted command (130, "agent: interrupted
+(SIGINT)"); --for ends it normally (exit 0).
+
+With --runtime kubernetes it watches one node through a probe pod: --node
+NAME, or the cluster's only node. Its pod's start is bounded by
+--node-timeout; the pod is deleted when the watch ends.`,
 		Example: `  agent watch
   agent watch -o json                 # one JSON object per line
-  agent watch --for 10m`,
+  agent watch --for 10m
+  agent watch --runtime kubernetes --node worker-1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.output != "text" && o.output != "json" {
@@ -54,6 +61,9 @@ other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
 				return fmt.Errorf("%w: --target-pid must be a positive pid, got %d", ErrUsage, o.targetPID)
 			}
 			if err := o.rt.validate(g); err != nil {
+				return err
+			}
+			if err := o.rt.kubeFlags(o.privileged, 0); err != nil {
 				return err
 			}
 			return runWatch(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -71,9 +81,15 @@ other arguments. Ctrl-C ends it (exit 0) and removes the probe.`,
 func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, stdout, stderr io.Writer) error {
 	deadline := watchMaxDeadline
 	if o.duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		// --for cancels rather than sets a deadline: a deadline would go
+		// to the probe with the stream (grpc-timeout), whose end there
+		// can reach the agent a moment before its own context has
+		// expired, and the watch's normal end would read as a timeout.
+		ctx2, cancel := context.WithCancel(ctx)
+		t := time.AfterFunc(o.duration, cancel)
+		defer t.Stop()
 		defer cancel()
+		ctx = ctx2
 		deadline = o.duration + 10*time.Second
 	}
 	progress := func(string) {}
@@ -101,8 +117,13 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, stdout, st
 		Out:        stdout,
 		Progress:   progress,
 	})
+	if interrupted(ctx) {
+		// Ctrl-C: the probe is gone (watch.Run removed it); the exit
+		// code says the run was interrupted, as every command's does.
+		return context.Cause(ctx)
+	}
 	if ctx.Err() != nil {
-		// Ctrl-C or --for: the watch's normal end.
+		// --for: the watch's normal end.
 		return nil
 	}
 	return err

@@ -36,6 +36,23 @@ func TestCompareClusters(t *testing.T) {
 	if cs := got["n3"]; len(cs) != 1 || cs[0].Change != "removed" {
 		t.Errorf("n3: %+v, want removed", cs)
 	}
+	// A node's kubelet (flags and config) and CNI networks are its own
+	// sections.
+	kub := func(maxPods, subnet string) *probev1.Report {
+		return &probev1.Report{
+			Kubelet:     &probev1.Daemon{Found: true, ConfigFile: "/var/lib/kubelet/config.yaml", Flags: []*probev1.Flag{{Name: "max-pods", Value: maxPods, HasValue: true}}},
+			CniNetworks: []*probev1.Network{{Name: "cbr0", Driver: "bridge", Subnets: []*probev1.Subnet{{Subnet: subnet}}}},
+		}
+	}
+	ka := &probev1.ClusterReport{Nodes: []*probev1.NodeReport{{Name: "n1", Report: kub("110", "10.244.0.0/24")}}}
+	kb := &probev1.ClusterReport{Nodes: []*probev1.NodeReport{{Name: "n1", Report: kub("250", "10.88.0.0/16")}}}
+	sections := map[string]bool{}
+	for _, c := range CompareClusters(ka, kb) {
+		sections[c.Section] = true
+	}
+	if !sections["kubelet-flags"] || !sections["cni"] || len(sections) != 2 {
+		t.Errorf("kubelet flag and CNI changes: sections %v, want kubelet-flags and cni", sections)
+	}
 	if len(CompareClusters(a, a)) != 0 {
 		t.Error("a cluster differs from itself")
 	}

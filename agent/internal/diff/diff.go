@@ -1,6 +1,7 @@
 // Package diff compares two reports: added, removed and changed
-// interfaces, addresses, routes, mounts, dockerd flags, Docker networks,
-// findings and the engine's key facts. It answers "what changed when I
+// interfaces, addresses, routes, mounts, dockerd flags (and a node's
+// kubelet and CNI networks), Docker networks, findings and the engine's
+// key facts. It answers "what changed when I
 // connected the VPN?" from two `agent probe -o json` files or two bundles.
 //
 // Identities are stable names, never numbers that change on every boot:
@@ -48,7 +49,9 @@ type Result struct {
 }
 
 // Sections are compared in this order.
-var Sections = []string{"engine", "daemon", "flags", "interfaces", "addresses", "routes", "networks", "mounts", "findings"}
+// A Kubernetes node's report adds its kubelet (its own command line and
+// config file) and its runtime's CNI networks.
+var Sections = []string{"engine", "daemon", "flags", "kubelet", "kubelet-flags", "cni", "interfaces", "addresses", "routes", "networks", "mounts", "findings"}
 
 // Load reads a report from a JSON report or a bundle (zip holding
 // report.json).
@@ -99,8 +102,11 @@ func Compare(a, b *probev1.Report) []Change {
 		}
 	}
 	cmp("engine", engine(a), engine(b))
-	cmp("daemon", daemon(a), daemon(b))
-	cmp("flags", flags(a), flags(b))
+	cmp("daemon", daemon(a.GetDaemon()), daemon(b.GetDaemon()))
+	cmp("flags", flags(a.GetDaemon()), flags(b.GetDaemon()))
+	cmp("kubelet", daemon(a.GetKubelet()), daemon(b.GetKubelet()))
+	cmp("kubelet-flags", flags(a.GetKubelet()), flags(b.GetKubelet()))
+	cmp("cni", networkMap(a.GetCniNetworks()), networkMap(b.GetCniNetworks()))
 	cmp("interfaces", interfaces(a), interfaces(b))
 	cmp("addresses", addresses(a), addresses(b))
 	cmp("routes", routes(a), routes(b))
@@ -127,8 +133,7 @@ func engine(r *probev1.Report) map[string]string {
 	return m
 }
 
-func daemon(r *probev1.Report) map[string]string {
-	d := r.GetDaemon()
+func daemon(d *probev1.Daemon) map[string]string {
 	m := map[string]string{}
 	if d.GetExecutable() != "" {
 		m["executable"] = d.GetExecutable()
@@ -145,9 +150,9 @@ func daemon(r *probev1.Report) map[string]string {
 	return m
 }
 
-func flags(r *probev1.Report) map[string]string {
+func flags(d *probev1.Daemon) map[string]string {
 	vals := map[string][]string{}
-	for _, f := range r.GetDaemon().GetFlags() {
+	for _, f := range d.GetFlags() {
 		v := f.GetValue()
 		if !f.GetHasValue() && v == "" {
 			v = "(set)"
@@ -197,9 +202,11 @@ func routes(r *probev1.Report) map[string]string {
 	return m
 }
 
-func networks(r *probev1.Report) map[string]string {
+func networks(r *probev1.Report) map[string]string { return networkMap(r.GetEngine().GetNetworks()) }
+
+func networkMap(ns []*probev1.Network) map[string]string {
 	m := map[string]string{}
-	for _, n := range r.GetEngine().GetNetworks() {
+	for _, n := range ns {
 		var subs []string
 		for _, s := range n.GetSubnets() {
 			subs = append(subs, join(s.GetSubnet(), prefixed("gw ", s.GetGateway())))

@@ -115,8 +115,10 @@ func runOne[T any](ctx context.Context, node string, timeout, grace time.Duratio
 		defer t.Stop()
 		select {
 		case o := <-ch:
-			if o.err == nil {
-				return o.v, nil
+			// Work that finished within the grace keeps its result, and
+			// its own timeout error, which may say more than ours.
+			if o.err == nil || errors.Is(o.err, ErrTimeout) {
+				return o.v, o.err
 			}
 		case <-t.C:
 		}

@@ -98,14 +98,23 @@ func AppArmorField(v *version.Info) bool {
 // PodName is the probe pod's name for a node and run:
 // dockprobe-<node>-<run>, the node part shortened (with a hash, so two
 // long names stay apart) to keep the name a valid 63-character host name.
-func PodName(node, runID string) string {
+func PodName(node, runID string) string { return PodNameSeq(node, runID, 1) }
+
+// PodNameSeq is the name of a run's seq-th pod on a node (a watch starts a
+// new probe when it loses one, while the old pod may still be
+// terminating): PodName for the first, then dockprobe-<node>-<run>-<seq>.
+func PodNameSeq(node, runID string, seq int) string {
 	n := sanitizeName(node)
-	const maxNode = 63 - len("dockprobe-") - 1 - 8 - 1
+	run := sanitizeName(runID)
+	if seq > 1 {
+		run += "-" + strconv.Itoa(seq)
+	}
+	maxNode := 63 - len("dockprobe-") - 1 - max(len(run), 8) - 1
 	if len(n) > maxNode-7 {
 		sum := sha256.Sum256([]byte(node))
 		n = strings.TrimRight(n[:maxNode-7], "-.") + "-" + hex.EncodeToString(sum[:3])
 	}
-	return "dockprobe-" + n + "-" + sanitizeName(runID)
+	return "dockprobe-" + n + "-" + run
 }
 
 // sanitizeName keeps [a-z0-9.-] and trims non-alphanumerics at the ends.
@@ -153,11 +162,23 @@ func (o PodOptions) deadline() time.Duration {
 	return o.Deadline
 }
 
+// ClaimWithin is how long a probe pod's waiting main process waits for
+// the agent's exec once it has started: an agent killed between the pod's
+// creation and its exec never comes, and its pod must not wait out a
+// watch's deadline of hours. The agent execs as soon as it sees the pod
+// running, so a minute is far more than it needs.
+const ClaimWithin = time.Minute
+
 // WaitArgs are the pod's main process arguments: the probe waiting
-// quietly until its deadline, SIGTERM, stdin EOF, or the end of the
-// exec'd server.
+// quietly until its deadline, SIGTERM, stdin EOF, the end of the exec'd
+// server, or ClaimWithin without one (when that comes before the
+// deadline).
 func WaitArgs(deadline time.Duration) []string {
-	return []string{"--wait", "--deadline=" + deadline.String()}
+	args := []string{"--wait", "--deadline=" + deadline.String()}
+	if ClaimWithin < deadline {
+		args = append(args, "--claim-within="+ClaimWithin.String())
+	}
+	return args
 }
 
 // ServeCommand is what the agent execs in the pod: the probe's gRPC

@@ -50,8 +50,12 @@ func TestBuildPodLeastPrivilege(t *testing.T) {
 	if !c.Stdin || !c.StdinOnce || c.TTY {
 		t.Errorf("stdin %v stdinOnce %v tty %v", c.Stdin, c.StdinOnce, c.TTY)
 	}
-	if got := strings.Join(append(c.Command, c.Args...), " "); got != "/probe --wait --deadline=1m30s" {
+	if got := strings.Join(append(c.Command, c.Args...), " "); got != "/probe --wait --deadline=1m30s --claim-within=1m0s" {
 		t.Errorf("command %q", got)
+	}
+	// A deadline within ClaimWithin needs no claim limit.
+	if got := strings.Join(WaitArgs(30*time.Second), " "); got != "--wait --deadline=30s" {
+		t.Errorf("short deadline: %q", got)
 	}
 	sc := c.SecurityContext
 	if *sc.Privileged || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem {
@@ -116,16 +120,23 @@ func TestAppArmorField(t *testing.T) {
 func TestPodNameIsValid(t *testing.T) {
 	long := strings.Repeat("very-long-node-name.", 12) + "example.com"
 	for _, node := range []string{"worker-1", "ip-10-0-1-23.eu-west-1.compute.internal", "Node_With.CAPS", long, "--", long + "x"} {
-		n := PodName(node, "0a1b2c3d")
-		if errs := validation.IsDNS1123Label(strings.ReplaceAll(n, ".", "-")); len(errs) > 0 || len(n) > 63 {
-			t.Errorf("PodName(%q) = %q (%d): %v", node, n, len(n), errs)
-		}
-		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
-			t.Errorf("PodName(%q) = %q: %v", node, n, errs)
+		for _, seq := range []int{1, 2, 1234} {
+			n := PodNameSeq(node, "0a1b2c3d", seq)
+			if errs := validation.IsDNS1123Label(strings.ReplaceAll(n, ".", "-")); len(errs) > 0 || len(n) > 63 {
+				t.Errorf("PodNameSeq(%q, %d) = %q (%d): %v", node, seq, n, len(n), errs)
+			}
+			if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+				t.Errorf("PodNameSeq(%q, %d) = %q: %v", node, seq, n, errs)
+			}
 		}
 	}
 	if PodName(long, "r") == PodName(long+"x", "r") {
 		t.Error("two long node names must not share a pod name")
+	}
+	// A watch's second probe on a node gets a name of its own; the first
+	// keeps the name the cluster report shows.
+	if a, b := PodNameSeq("worker-1", "0a1b2c3d", 1), PodNameSeq("worker-1", "0a1b2c3d", 2); a != "dockprobe-worker-1-0a1b2c3d" || b != "dockprobe-worker-1-0a1b2c3d-2" {
+		t.Errorf("first %q, second %q", a, b)
 	}
 }
 

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -28,7 +29,11 @@ type Runner struct {
 	AgentPID   int
 	// Deadline bounds one node: the pod's start, the exec and the
 	// collection (the probe's own deadlines derive from it).
-	Deadline      time.Duration
+	Deadline time.Duration
+	// StartTimeout bounds the wait for a pod to run (Deadline when zero):
+	// a watch's probe lives for hours, but its start gets no longer than
+	// a probe run's.
+	StartTimeout  time.Duration
 	AppArmorField bool
 	Now           func() time.Time
 	// Debug passes --debug to the exec'd probe.
@@ -64,46 +69,76 @@ func NewRunner(ctx context.Context, c *Client, namespace, image string) *Runner 
 }
 
 // Pod is the pod Runner would create on node.
-func (r *Runner) Pod(node string) *corev1.Pod {
+func (r *Runner) Pod(node string) *corev1.Pod { return r.podFor(PodStart{Node: node}) }
+
+func (r *Runner) podFor(s PodStart) *corev1.Pod {
 	now := time.Now
 	if r.Now != nil {
 		now = r.Now
 	}
-	return BuildPod(PodOptions{
+	pod := BuildPod(PodOptions{
 		Namespace:     r.Namespace,
-		Node:          node,
+		Node:          s.Node,
 		RunID:         r.RunID,
 		Image:         r.Image,
 		PullPolicy:    r.PullPolicy,
 		AgentHost:     r.AgentHost,
 		AgentPID:      r.AgentPID,
 		Created:       now(),
-		Deadline:      r.Deadline,
+		Deadline:      r.deadline(s),
 		AppArmorField: r.AppArmorField,
 	})
+	if s.Name != "" {
+		pod.Name = s.Name
+	}
+	return pod
+}
+
+// PodStart is one probe pod to start.
+type PodStart struct {
+	Node string
+	// Name is the pod's name; empty keeps PodName's.
+	Name string
+	// Deadline is the probe's own deadline in this pod (the waiting main
+	// process's and the exec'd server's; a watch's is hours); zero keeps
+	// Runner.Deadline.
+	Deadline time.Duration
+}
+
+func (r *Runner) deadline(s PodStart) time.Duration {
+	if s.Deadline > 0 {
+		return s.Deadline
+	}
+	return r.Deadline
 }
 
 // StartPod creates node's probe pod and waits until the probe runs, within
 // ctx (give it the node's deadline). On failure the pod is deleted again;
 // on success the caller must call DeletePod.
 func (r *Runner) StartPod(ctx context.Context, node string) (*corev1.Pod, error) {
-	return r.StartPodNamed(ctx, node, "")
+	return r.Start(ctx, PodStart{Node: node})
 }
 
 // StartPodNamed is StartPod with the pod's name chosen by the caller (a
 // launcher.Options.Name); empty keeps PodName's.
 func (r *Runner) StartPodNamed(ctx context.Context, node, name string) (*corev1.Pod, error) {
-	want := r.Pod(node)
-	if name != "" {
-		want.Name = name
-	}
-	pods := r.Client.CS.CoreV1().Pods(r.Namespace)
-	created, err := pods.Create(ctx, want, metav1.CreateOptions{FieldManager: ManagedBy})
+	return r.Start(ctx, PodStart{Node: node, Name: name})
+}
+
+// Start creates the pod s describes and waits until the probe runs, for
+// at most StartTimeout (Deadline when zero) and within ctx. On failure,
+// or when ctx ends meanwhile, the pod is deleted again (it is never left
+// behind); on success the caller must call DeletePod.
+func (r *Runner) Start(ctx context.Context, s PodStart) (*corev1.Pod, error) {
+	created, err := r.create(ctx, r.podFor(s))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", describeNode(node), apiError(err, "create", "pods", r.Namespace))
+		return nil, err
 	}
-	timeout := r.Deadline
-	if d, ok := ctx.Deadline(); ok {
+	timeout := r.StartTimeout
+	if timeout <= 0 {
+		timeout = r.Deadline
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
 	}
 	running, err := WaitRunning(ctx, r.Client.CS, created, timeout)
@@ -114,14 +149,71 @@ func (r *Runner) StartPodNamed(ctx context.Context, node, name string) (*corev1.
 	return running, nil
 }
 
+// CreateTimeout bounds one pod creation.
+var CreateTimeout = 15 * time.Second
+
+// create creates pod. The request is not tied to ctx: a create cut short
+// in flight (Ctrl-C, a node's deadline) may still have made the pod on
+// the server while the agent saw only its own cancellation, and nothing
+// deleted that pod (a watch's waited out its deadline). So the request
+// runs to its answer, within CreateTimeout; when ctx ended meanwhile the
+// pod is deleted at once and ctx's cause returned. A create that failed
+// without the server's answer (a timeout, a broken connection) may have
+// happened all the same: the pod of that name is deleted if it is this
+// run's.
+func (r *Runner) create(ctx context.Context, want *corev1.Pod) (*corev1.Pod, error) {
+	node := want.Spec.NodeName
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: %w", describeNode(node), context.Cause(ctx))
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CreateTimeout)
+	defer cancel()
+	created, err := r.Client.CS.CoreV1().Pods(r.Namespace).Create(cctx, want, metav1.CreateOptions{FieldManager: ManagedBy})
+	var status apierrors.APIStatus
+	if err != nil && !errors.As(err, &status) {
+		r.deleteIfOurs(want)
+	}
+	if err == nil && ctx.Err() != nil {
+		r.DeletePod(created)
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: %w", describeNode(node), context.Cause(ctx))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", describeNode(node), apiError(err, "create", "pods", r.Namespace))
+	}
+	return created, nil
+}
+
+// deleteIfOurs deletes the pod named like want when it carries this run's
+// label (by its UID: never a pod someone else made under that name).
+func (r *Runner) deleteIfOurs(want *corev1.Pod) {
+	ctx, cancel := context.WithTimeout(context.Background(), DeleteTimeout)
+	defer cancel()
+	got, err := r.Client.CS.CoreV1().Pods(want.Namespace).Get(ctx, want.Name, metav1.GetOptions{})
+	if err != nil || got.Labels[LabelManagedBy] != ManagedBy || got.Labels[LabelRun] != want.Labels[LabelRun] {
+		return
+	}
+	deletePod(ctx, r.Client, got)
+}
+
 // Exec starts the probe's gRPC server in pod over pods/exec; stderr gets
 // its log.
 func (r *Runner) Exec(ctx context.Context, pod *corev1.Pod, stderr io.Writer) (*Conn, error) {
+	return r.ExecDeadline(ctx, pod, r.Deadline, stderr)
+}
+
+// ExecDeadline is Exec with the exec'd server's own deadline (the pod's,
+// PodStart.Deadline).
+func (r *Runner) ExecDeadline(ctx context.Context, pod *corev1.Pod, deadline time.Duration, stderr io.Writer) (*Conn, error) {
+	if deadline <= 0 {
+		deadline = r.Deadline
+	}
 	if r.NewExecutor == nil {
 		return Exec(ctx, r.Client.Config, ExecOptions{
 			Namespace: r.Namespace,
 			Pod:       pod.Name,
-			Command:   ServeCommand(r.Deadline, r.Debug),
+			Command:   ServeCommand(deadline, r.Debug),
 			Stderr:    stderr,
 		})
 	}

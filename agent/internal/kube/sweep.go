@@ -27,6 +27,10 @@ type SweepOptions struct {
 	// cannot be known, and only age and phase decide.
 	Alive func(host string, pid int) bool
 	Now   time.Time
+	// OnError, when set, hears of each pod that could not be deleted
+	// (`agent cleanup` warns of each); the sweep's error then is the
+	// listing's alone.
+	OnError func(pod string, err error)
 }
 
 // Stale says whether a probe pod should go, and why. A pod is stale when
@@ -92,6 +96,10 @@ func Sweep(ctx context.Context, c *Client, o SweepOptions) ([]string, error) {
 			continue
 		}
 		if err := deletePod(ctx, c, p); err != nil {
+			if o.OnError != nil {
+				o.OnError(p.Name, err)
+				continue
+			}
 			errs = append(errs, fmt.Errorf("pod %s: %w", p.Name, err))
 			continue
 		}

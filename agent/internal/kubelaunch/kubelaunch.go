@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/dockprobe/dockprobe/agent/internal/kube"
@@ -37,6 +38,10 @@ var ErrNoNode = errors.New("no node chosen: pass --node NAME")
 type Node struct {
 	Runner *kube.Runner
 	Node   kube.Node
+	// starts counts the probes started here: a watch that lost its probe
+	// starts another, whose pod needs a name of its own while the old
+	// one may still be terminating.
+	starts atomic.Int32
 }
 
 var _ launcher.Launcher = (*Node)(nil)
@@ -84,15 +89,20 @@ func (n *Node) Start(ctx context.Context, o launcher.Options) (launcher.Session,
 	}
 	name := o.Name
 	if name == "" {
-		name = n.PodName()
+		name = kube.PodNameSeq(n.Node.Name, n.Runner.RunID, int(n.starts.Add(1)))
+	}
+	// The probe's own deadline: a run's (the node's), or a watch's hours.
+	deadline := o.Deadline
+	if deadline <= 0 {
+		deadline = n.Runner.Deadline
 	}
 	o.Step("pod " + name)
-	pod, err := n.Runner.StartPodNamed(ctx, n.Node.Name, name)
+	pod, err := n.Runner.Start(ctx, kube.PodStart{Node: n.Node.Name, Name: name, Deadline: deadline})
 	if err != nil {
 		return nil, err
 	}
 	o.Step("exec")
-	conn, err := n.Runner.Exec(ctx, pod, o.Log())
+	conn, err := n.Runner.ExecDeadline(ctx, pod, deadline, o.Log())
 	if err != nil {
 		n.Runner.DeletePod(pod)
 		return nil, fmt.Errorf("node %s: %w", n.Node.Name, err)
@@ -123,15 +133,28 @@ func (n *Node) Sweep(ctx context.Context, now time.Time) ([]string, error) {
 }
 
 // Cleanup implements launcher.Launcher: every probe pod of the namespace,
-// and only dockprobe's.
+// and only dockprobe's. warn hears of each pod that could not be deleted;
+// the error is the listing's, or, when the user may delete no pod at all,
+// that one refusal (one line naming the verb, its own exit code) instead
+// of a warning per pod.
 func (n *Node) Cleanup(ctx context.Context, warn func(name string, err error)) ([]string, error) {
-	removed, err := kube.Sweep(ctx, n.Runner.Client, kube.SweepOptions{Namespace: n.Runner.Namespace, All: true})
-	if err != nil && len(removed) > 0 {
-		// Some went, some did not: the listing worked, say which failed.
-		warn("probe pods", err)
-		return removed, nil
+	type failure struct {
+		pod string
+		err error
 	}
-	return removed, err
+	var failed []failure
+	removed, err := kube.Sweep(ctx, n.Runner.Client, kube.SweepOptions{Namespace: n.Runner.Namespace, All: true,
+		OnError: func(pod string, err error) { failed = append(failed, failure{pod, err}) }})
+	if err != nil {
+		return removed, err
+	}
+	if len(removed) == 0 && len(failed) > 0 && errors.Is(failed[0].err, kube.ErrForbidden) {
+		return nil, failed[0].err
+	}
+	for _, f := range failed {
+		warn(f.pod, f.err)
+	}
+	return removed, nil
 }
 
 // Usage implements launcher.Launcher: the API has no equivalent of
@@ -177,7 +200,12 @@ type session struct {
 
 // explain: a refused exec (403, no such pod) shows to gRPC only as a
 // transport that went away; the stream's own error says why.
-func (s *session) explain(err error) error {
+func (s *session) explain(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		// Our own cancellation (Ctrl-C, a deadline): nothing to learn
+		// from the stream, and no second to spare.
+		return fmt.Errorf("node %s: %w", s.n.Node.Name, err)
+	}
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	select {
@@ -193,7 +221,7 @@ func (s *session) explain(err error) error {
 func (s *session) Handshake(ctx context.Context) (*probev1.HandshakeResponse, error) {
 	h, err := s.c.Handshake(ctx, s.version)
 	if err != nil {
-		return nil, s.explain(err)
+		return nil, s.explain(ctx, err)
 	}
 	return h, nil
 }
@@ -201,7 +229,7 @@ func (s *session) Handshake(ctx context.Context) (*probev1.HandshakeResponse, er
 func (s *session) Collect(ctx context.Context, req *probev1.CollectRequest) (*probev1.Report, error) {
 	rep, err := s.c.Collect(ctx, req)
 	if err != nil {
-		return nil, s.explain(err)
+		return nil, s.explain(ctx, err)
 	}
 	return rep, nil
 }
@@ -218,4 +246,18 @@ func (s *session) Close() error {
 	return s.n.Runner.DeletePod(s.pod)
 }
 
-func (s *session) Abort() { s.Close() }
+// Abort ends a failed or interrupted run: the pod's deletion starts at
+// once, beside the hang-up, instead of after the stream's drain (up to
+// kube.Grace), so that an interrupted agent is not still waiting to
+// delete its pod when the user presses Ctrl-C again (which exits at
+// once).
+func (s *session) Abort() {
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		s.n.Runner.DeletePod(s.pod)
+	}()
+	s.c.Close()
+	s.conn.Close()
+	<-deleted
+}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/dockprobe/dockprobe/agent/internal/kubelaunch"
 	"github.com/dockprobe/dockprobe/agent/internal/launcher"
 	"github.com/dockprobe/dockprobe/agent/internal/probeclient"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
@@ -81,7 +83,7 @@ func Run(ctx context.Context, l launcher.Launcher, o Options) error {
 			}
 			lost = time.Now()
 			e := &probev1.WatchEvent{Kind: KindError, ObservedUnixNano: lost.UnixNano(), Daemon: last, Message: err.Error(),
-				Summary: fmt.Sprintf("lost the probe (dockerd pid %d restarting?); reconnecting when the engine answers", last.GetPid())}
+				Summary: lostSummary(l.Runtime(), last)}
 			if err := Print(o.Out, e, o.JSON); err != nil {
 				return err
 			}
@@ -107,6 +109,25 @@ func Run(ctx context.Context, l launcher.Launcher, o Options) error {
 	}
 }
 
+// lostSummary says what may have taken the probe away, in the runtime's
+// terms: a Kubernetes probe is a pod, which outlives its node's runtime
+// restarting but not its deletion or its node's going away.
+func lostSummary(runtime string, last *probev1.Daemon) string {
+	if runtime == kubelaunch.Runtime {
+		return "lost the probe pod (deleted, evicted, or its node going away?); starting another when the API server answers"
+	}
+	return fmt.Sprintf("lost the probe (%s pid %d restarting?); reconnecting when the engine answers", daemonName(last), last.GetPid())
+}
+
+// daemonName is the engine daemon's program name (dockerd, containerd),
+// "dockerd" when the probe did not say.
+func daemonName(d *probev1.Daemon) string {
+	if exe := d.GetExecutable(); exe != "" {
+		return path.Base(exe)
+	}
+	return "dockerd"
+}
+
 // Event kinds and actions the agent itself prints (the probe's are in
 // probe/internal/watch; the strings are the same).
 const (
@@ -125,7 +146,7 @@ func Restarted(before *probev1.Daemon, ready *probev1.WatchEvent) *probev1.Watch
 		return ready
 	}
 	added, removed := probev1.ArgsDiff(before.GetArgv(), after.GetArgv())
-	summary := fmt.Sprintf("dockerd restarted: pid %d -> %d", before.GetPid(), after.GetPid())
+	summary := fmt.Sprintf("%s restarted: pid %d -> %d", daemonName(after), before.GetPid(), after.GetPid())
 	if len(added)+len(removed) == 0 {
 		summary += ", same arguments"
 	} else {

@@ -47,6 +47,18 @@ func TestText(t *testing.T) {
 	}
 }
 
+func TestLostSummary(t *testing.T) {
+	if s := lostSummary("kubernetes", nil); !strings.Contains(s, "probe pod") || strings.Contains(s, "dockerd") {
+		t.Errorf("kubernetes: %q", s)
+	}
+	if s := lostSummary("nerdctl", &probev1.Daemon{Pid: 7, Executable: "/usr/local/bin/containerd"}); !strings.Contains(s, "containerd pid 7 restarting") {
+		t.Errorf("nerdctl: %q", s)
+	}
+	if s := lostSummary("docker", &probev1.Daemon{Pid: 8}); !strings.Contains(s, "dockerd pid 8 restarting") {
+		t.Errorf("docker: %q", s)
+	}
+}
+
 func TestRestarted(t *testing.T) {
 	before := &probev1.Daemon{Pid: 10, Argv: []string{"dockerd", "--host-gateway-ip", "192.168.65.254"}}
 	ready := &probev1.WatchEvent{Kind: KindReady, ObservedUnixNano: 5, TargetPid: 11,
@@ -60,6 +72,11 @@ func TestRestarted(t *testing.T) {
 	}
 	if !strings.Contains(e.GetSummary(), "pid 10 -> 11") {
 		t.Errorf("summary %q", e.GetSummary())
+	}
+	// containerd (a node's runtime) says its own name.
+	ctrd := Restarted(&probev1.Daemon{Pid: 10, Executable: "/usr/bin/containerd"}, &probev1.WatchEvent{Kind: KindReady, Daemon: &probev1.Daemon{Pid: 12, Executable: "/usr/bin/containerd"}})
+	if !strings.HasPrefix(ctrd.GetSummary(), "containerd restarted: pid 10 -> 12") {
+		t.Errorf("containerd summary %q", ctrd.GetSummary())
 	}
 	// The same dockerd (the probe alone was replaced): the ready event stays.
 	same := &probev1.WatchEvent{Kind: KindReady, Daemon: &probev1.Daemon{Pid: 10}}

@@ -458,8 +458,8 @@ func TestCleanupRemovesOnlyProbePods(t *testing.T) {
 	}
 	defer cluster.Kubectl(context.Background(), "-n", namespace, "delete", "pod", foreign, "--grace-period=0", "--force", "--wait=false")
 	r := runAgent(t, ctx, "", "cleanup", "--runtime", "kubernetes")
-	if r.code != exitOK || !strings.Contains(r.stdout, "removed") {
-		t.Fatalf("cleanup: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	if r.code != exitOK || !strings.Contains(r.stdout, "probe pod(s) from namespace "+namespace) || strings.Contains(r.stdout+r.stderr, "container") {
+		t.Fatalf("cleanup: exit %d, want pods named in its own words: %s %s", r.code, r.stdout, r.stderr)
 	}
 	out, err := cluster.Kubectl(ctx, "-n", namespace, "get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{\"\\n\"}{end}")
 	if err != nil {
@@ -526,4 +526,70 @@ func TestLauncherConformance(t *testing.T) {
 		t.Fatalf("conformance skipped or ran nothing:\n%s", out)
 	}
 	t.Logf("%s", out)
+}
+
+// path --check through the Kubernetes runtime asks every node by default
+// and answers per node (these nodes have no Docker Desktop drive share);
+// --node asks one.
+func TestPathCheckOnEveryNode(t *testing.T) {
+	setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	r := runAgent(t, ctx, "", "path", "--check", "--runtime", "kubernetes", "-o", "json", `C:\temp\app`)
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		HostPath string `json:"hostPath"`
+		Nodes    []struct {
+			Node    string
+			Share   string
+			Mounted bool
+			Note    string
+			Error   *struct{ Kind, Message string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if len(doc.Nodes) != len(cluster.Nodes) {
+		t.Fatalf("%d nodes answered, want %d: %s", len(doc.Nodes), len(cluster.Nodes), r.stdout)
+	}
+	for i, n := range doc.Nodes {
+		if n.Node != cluster.Nodes[i].Name || n.Error != nil || n.Share != "/run/desktop/mnt/host/c" || n.Mounted ||
+			!strings.Contains(n.Note, "not mounted on node "+n.Node) {
+			t.Errorf("node %d: %+v", i, n)
+		}
+	}
+	r = runAgent(t, ctx, "", "path", "--check", "--runtime", "kubernetes", "--node", cluster.Nodes[1].Name, `C:\temp\app`)
+	if r.code != exitOK || !strings.Contains(r.stdout, "On node "+cluster.Nodes[1].Name+":") || strings.Contains(r.stdout, cluster.Nodes[0].Name) {
+		t.Errorf("--node %s: exit %d\n%s%s", cluster.Nodes[1].Name, r.code, r.stdout, r.stderr)
+	}
+	assertNoProbePods(t, ctx, 15*time.Second)
+}
+
+// --timeout bounds a whole Kubernetes run: far shorter than a pod's start,
+// it ends the run with the Docker runtime's timeout (exit 6, one line
+// naming --timeout), and the pods it cut short are deleted.
+func TestTimeoutBoundsTheRun(t *testing.T) {
+	setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	r := runAgent(t, ctx, "", "probe", "--runtime", "kubernetes", "--all-nodes", "-o", "json", "--timeout", "700ms")
+	took := time.Since(t0)
+	if r.code != 6 {
+		t.Fatalf("exit %d, want 6 (timeout)\nstderr: %s", r.code, r.stderr)
+	}
+	line := strings.TrimSpace(r.stderr)
+	if strings.Contains(line, "\n") || !strings.Contains(line, "within --timeout 700ms") {
+		t.Errorf("stderr is not one line naming --timeout 700ms: %q", r.stderr)
+	}
+	// The deletion of what was cut short comes on top (kube.DeleteTimeout
+	// at the worst); the nodes' own limit (90s) is far off.
+	if took > 20*time.Second {
+		t.Errorf("the run took %s with --timeout 700ms", took)
+	}
+	t.Logf("took %s: %s", took.Round(time.Millisecond), line)
+	assertNoProbePods(t, ctx, 30*time.Second)
 }

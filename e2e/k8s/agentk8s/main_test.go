@@ -1,8 +1,9 @@
 // Package agentk8s runs the real agent against the real two-node cluster
-// of e2e/k8s (`agent probe|cleanup --runtime kubernetes`): the product's
-// own manifests (deploy/kubernetes) applied, the probe image loaded with
-// `agent image save`, every node reported, a node made to fail, RBAC, a
-// killed agent, and cleanup.
+// of e2e/k8s (`agent probe|bundle|diff|path|watch|cleanup --runtime
+// kubernetes`): the product's own manifests (deploy/kubernetes) applied,
+// the probe image loaded with `agent image save`, every node reported, a
+// node made to fail, RBAC, a killed agent, a watch interrupted at every
+// moment, path --check per node, --timeout, and cleanup.
 package agentk8s
 
 import (

@@ -40,6 +40,7 @@ type options struct {
 	prefetch  bool
 	wait      bool
 	notify    bool
+	claim     time.Duration
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -53,6 +54,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.version, "version", false, "print the version to stderr and exit")
 	fs.BoolVar(&o.prefetch, "prefetch", false, "start collecting at once, for an agent that comes through the Docker API, so that the first Collect finds the report ready")
 	fs.BoolVar(&o.wait, "wait", false, "wait quietly until the deadline, SIGTERM, stdin EOF or the end of the servers exec'd beside it (the main process of a Kubernetes probe pod; prints nothing)")
+	fs.DurationVar(&o.claim, "claim-within", 0, "with --wait, also end when no server has announced itself this long after the start (the agent died before its exec); 0: only the deadline")
 	fs.BoolVar(&o.notify, "notify-wait", false, "announce this server to the pod's waiting main process (--wait), so that the pod ends with it")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: probe [flags]\n\nServes the dockprobe gRPC service on stdin/stdout; started by `agent probe`, not by people.")
@@ -70,6 +72,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if o.targetPID < 0 {
 		return o, fmt.Errorf("%w: --target-pid must be positive, got %d", ErrUsage, o.targetPID)
 	}
+	if o.claim < 0 {
+		return o, fmt.Errorf("%w: --claim-within must not be negative, got %s", ErrUsage, o.claim)
+	}
 	return o, nil
 }
 
@@ -85,7 +90,7 @@ func Run(ctx context.Context, args []string, stdin io.ReadCloser, stdout io.Writ
 		return nil
 	}
 	if o.wait {
-		return waitMode(ctx, o.deadline, stdin, WaitSocket)
+		return waitMode(ctx, o.deadline, o.claim, stdin, WaitSocket)
 	}
 	level := slog.LevelInfo
 	if o.debug {

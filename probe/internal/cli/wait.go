@@ -20,7 +20,12 @@ var WaitSocket = "@dockprobe-probe-wait"
 // on stdin EOF (someone attached and hung up), or once every exec'd server
 // that announced itself (--notify-wait) has ended: so a killed agent's pod
 // finishes within seconds rather than at activeDeadlineSeconds.
-func waitMode(ctx context.Context, deadline time.Duration, stdin io.Reader, socket string) error {
+//
+// claimWithin, when positive, also ends the wait when no server has
+// announced itself that long after the start: an agent killed between
+// the pod's creation and its exec never comes, and a long deadline (a
+// watch's, hours) must not keep its pod running until then.
+func waitMode(ctx context.Context, deadline, claimWithin time.Duration, stdin io.Reader, socket string) error {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	if stdin != nil {
@@ -31,7 +36,20 @@ func waitMode(ctx context.Context, deadline time.Duration, stdin io.Reader, sock
 	}
 	if l, err := listenWait(socket); err == nil {
 		defer l.Close()
-		go serveWait(ctx, l, cancel)
+		claimed := make(chan struct{})
+		go serveWait(ctx, l, cancel, func() { close(claimed) })
+		// Only with the listener up: without it no server can announce
+		// itself, and the wait must not end under a live one.
+		if claimWithin > 0 && claimWithin < deadline {
+			t := time.AfterFunc(claimWithin, func() {
+				select {
+				case <-claimed:
+				default:
+					cancel()
+				}
+			})
+			defer t.Stop()
+		}
 	}
 	<-ctx.Done()
 	return nil
@@ -42,12 +60,13 @@ func waitMode(ctx context.Context, deadline time.Duration, stdin io.Reader, sock
 // yet.
 var lastServerGrace = time.Second
 
-// serveWait counts the announced servers and calls done when the last
-// one has gone (after at least one came) and none came within
-// lastServerGrace.
-func serveWait(ctx context.Context, l net.Listener, done func()) {
+// serveWait counts the announced servers, calls claim once when the
+// first comes, and calls done when the last one has gone (after at least
+// one came) and none came within lastServerGrace.
+func serveWait(ctx context.Context, l net.Listener, done, claim func()) {
 	var mu sync.Mutex
 	n := 0
+	var claimOnce sync.Once
 	var timer *time.Timer
 	go func() {
 		<-ctx.Done()
@@ -58,6 +77,7 @@ func serveWait(ctx context.Context, l net.Listener, done func()) {
 		if err != nil {
 			return
 		}
+		claimOnce.Do(claim)
 		mu.Lock()
 		n++
 		if timer != nil {

@@ -13,8 +13,12 @@ import (
 
 // waitResult runs waitMode in the background.
 func startWait(ctx context.Context, deadline time.Duration, stdin io.Reader, socket string) <-chan error {
+	return startWaitClaim(ctx, deadline, 0, stdin, socket)
+}
+
+func startWaitClaim(ctx context.Context, deadline, claim time.Duration, stdin io.Reader, socket string) <-chan error {
 	done := make(chan error, 1)
-	go func() { done <- waitMode(ctx, deadline, stdin, socket) }()
+	go func() { done <- waitMode(ctx, deadline, claim, stdin, socket) }()
 	return done
 }
 
@@ -99,6 +103,36 @@ func TestWaitEndsWithTheLastServer(t *testing.T) {
 	stillWaiting(t, done)
 	b.Close()
 	ended(t, done, "the last server's end")
+}
+
+// A pod nobody execs into (its agent died after creating it) ends at
+// --claim-within, long before a watch's deadline of hours; one that was
+// claimed in time waits on for its server.
+func TestWaitEndsWhenUnclaimed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("abstract sockets are Linux-only; the probe runs on Linux")
+	}
+	r, w := io.Pipe()
+	defer w.Close()
+	ended(t, startWaitClaim(t.Context(), time.Hour, 100*time.Millisecond, r, testSocket(t)), "no claim within --claim-within")
+	r2, w2 := io.Pipe()
+	defer w2.Close()
+	sock := testSocket(t) + "-claimed"
+	done := startWaitClaim(t.Context(), time.Hour, 300*time.Millisecond, r2, sock)
+	var c io.Closer
+	var err error
+	for i := 0; i < 25; i++ { // the listener comes up in the background
+		if c, err = notifyWait(sock); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(time.Second)
+	stillWaiting(t, done)
 }
 
 // The waiting mode prints nothing, on stdout or stderr.
