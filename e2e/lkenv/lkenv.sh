@@ -151,8 +151,8 @@ need_cmds() {
 
 # ---------------------------------------------------------------- process helpers
 
-# pid_alive, read_pidfile, stop_pids, sweep, netns_ino, pid_in_netns,
-# delete_netns, note_run_netns, release_run_netns, remove_state.
+# pid_alive, read_pidfile, wait_gone, stop_pids, sweep, netns_ino,
+# pid_in_netns, delete_netns, note_run_netns, release_run_netns, remove_state.
 # shellcheck source=SCRIPTDIR/../tools/envlib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tools/envlib.sh"
 

@@ -27,31 +27,34 @@ read_pidfile() {
 	printf '%s\n' "$pid"
 }
 
-# stop_pids SECS PID...: SIGTERM to all, up to SECS for them to go, then
-# SIGKILL to those left and up to 5 s more for them.
-stop_pids() {
-	local secs=$1 pid k left killed=()
+# wait_gone SECS PID...: true when all the processes go within SECS.
+wait_gone() {
+	local secs=$1 pid k left
 	shift
-	(($#)) || return 0
-	kill -TERM "$@" 2>/dev/null || true
-	for ((k = 0; k < secs * 10; k++)); do
+	for ((k = 0; k <= secs * 10; k++)); do
 		left=0
 		for pid in "$@"; do pid_alive "$pid" && left=1; done
 		((left)) || return 0
-		sleep 0.1
+		((k < secs * 10)) && sleep 0.1
 	done
+	return 1
+}
+
+# stop_pids SECS PID...: SIGTERM to all, up to SECS for them to go, then
+# SIGKILL to those left and up to 5 s more for them.
+stop_pids() {
+	local secs=$1 pid killed=()
+	shift
+	(($#)) || return 0
+	kill -TERM "$@" 2>/dev/null || true
+	wait_gone "$secs" "$@" && return 0
 	for pid in "$@"; do
 		pid_alive "$pid" || continue
 		log "pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60)) ignored SIGTERM for ${secs}s; sending SIGKILL"
 		kill -KILL "$pid" 2>/dev/null || true
 		killed+=("$pid")
 	done
-	for ((k = 0; k < 50; k++)); do
-		left=0
-		for pid in "${killed[@]}"; do pid_alive "$pid" && left=1; done
-		((left)) || return 0
-		sleep 0.1
-	done
+	wait_gone 5 "${killed[@]}" && return 0
 	for pid in "${killed[@]}"; do
 		pid_alive "$pid" && log "warning: pid $pid still there after SIGKILL"
 	done
@@ -62,7 +65,7 @@ stop_pids() {
 # rounds: the first TERM_ROUNDS send SIGTERM and wait up to a second each
 # for the processes to go, the others send SIGKILL.
 sweep() {
-	local term_rounds=$1 round pids k p
+	local term_rounds=$1 round pids p
 	for round in 1 2 3 4 5 6; do
 		pids=$(our_pids | sort -un | while read -r p; do pid_alive "$p" && echo "$p"; done || true)
 		[[ -z $pids ]] && return 0
@@ -70,12 +73,8 @@ sweep() {
 		if ((round <= term_rounds)); then
 			# shellcheck disable=SC2086 # word splitting of the pid list is intended
 			kill -TERM $pids 2>/dev/null || true
-			for ((k = 0; k < 10; k++)); do
-				sleep 0.1
-				# shellcheck disable=SC2086
-				for p in $pids; do pid_alive "$p" && continue 2; done
-				break
-			done
+			# shellcheck disable=SC2086
+			wait_gone 1 $pids || true
 		else
 			# shellcheck disable=SC2086
 			kill -KILL $pids 2>/dev/null || true
