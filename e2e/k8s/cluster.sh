@@ -117,30 +117,13 @@ node_cgroup() { echo "$ID-k8s-node$1"; }
 
 # ---------------------------------------------------------------- process helpers
 
-pid_alive() {
-	local pid=$1 st
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	st=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$pid/stat" 2>/dev/null) || return 1
-	[[ -n $st && $st != Z && $st != X ]]
-}
-
-netns_ino() { stat -L -c %i "/var/run/netns/$1" 2>/dev/null || true; }
-
-# pid_in_netns PID NETNS: true when the process lives in that netns of ours.
-pid_in_netns() {
-	local ino
-	ino=$(netns_ino "$2")
-	[[ -n $ino && $(readlink "/proc/$1/ns/net" 2>/dev/null) == "net:[$ino]" ]]
-}
+# pid_alive, read_pidfile, wait_gone, stop_pids, sweep, netns_ino,
+# pid_in_netns, delete_netns, note_run_netns, release_run_netns, remove_state.
+# shellcheck source=SCRIPTDIR/../tools/envlib.sh
+. "$HERE/../tools/envlib.sh"
 
 # pidfile names: etcd apiserver cp-fwd host-fwd nodeN-holder nodeN-containerd nodeN-kubelet
-read_pid() {
-	local f=$K8S_STATE/$1.pid pid
-	[[ -r $f ]] || return 1
-	pid=$(<"$f")
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	printf '%s\n' "$pid"
-}
+read_pid() { read_pidfile "$K8S_STATE/$1.pid"; }
 
 # live_pid NAME: the pid of our daemon NAME when it is alive and in its netns.
 live_pid() {
@@ -159,25 +142,6 @@ live_pid() {
 	esac
 	pid_in_netns "$pid" "$ns" || return 1
 	printf '%s\n' "$pid"
-}
-
-# stop_pids SECS PID...: SIGTERM to all, up to SECS for them to go, then SIGKILL.
-stop_pids() {
-	local secs=$1 pid k left
-	shift
-	(($#)) || return 0
-	kill -TERM "$@" 2>/dev/null || true
-	for ((k = 0; k < secs * 10; k++)); do
-		left=0
-		for pid in "$@"; do pid_alive "$pid" && left=1; done
-		((left)) || return 0
-		sleep 0.1
-	done
-	for pid in "$@"; do
-		pid_alive "$pid" || continue
-		log "pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60)) ignored SIGTERM for ${secs}s; sending SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-	done
 }
 
 all_netns() {
@@ -210,31 +174,6 @@ our_pids() {
 			find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true
 		done
 	done
-}
-
-sweep() {
-	local round pids k p
-	for round in 1 2 3 4 5 6; do
-		pids=$(our_pids | sort -un | while read -r p; do pid_alive "$p" && echo "$p"; done || true)
-		[[ -z $pids ]] && return 0
-		((round == 1)) && log "stopping leftover processes: $(echo "$pids" | tr '\n' ' ')"
-		if ((round <= 1)); then
-			# shellcheck disable=SC2086 # word splitting of the pid list is intended
-			kill -TERM $pids 2>/dev/null || true
-			for ((k = 0; k < 10; k++)); do
-				sleep 0.1
-				# shellcheck disable=SC2086
-				for p in $pids; do pid_alive "$p" && continue 2; done
-				break
-			done
-		else
-			# shellcheck disable=SC2086
-			kill -KILL $pids 2>/dev/null || true
-			sleep 0.5
-		fi
-	done
-	pids=$(our_pids | sort -un | while read -r p; do pid_alive "$p" && echo "$p"; done || true)
-	[[ -z $pids ]] || log "warning: processes still alive: $(echo "$pids" | tr '\n' ' ')"
 }
 
 # start NAME NETNS [MNTNS_PID] -- CMD...: a daemon in its own session, logged.
@@ -709,8 +648,7 @@ do_up() {
 	mkdir -p "$K8S_STATE" "$LOGS"
 	chmod 0711 "$K8S_STATE"
 	printf 'id=%s\nnodes=%s\nk8s_bin=%s\nengine_bin=%s\n' "$ID" "$K8S_NODES" "$K8S_BIN" "$ENGINE_BIN" >"$MARKER"
-	[[ -d /run/netns ]] && echo 1 >"$K8S_STATE/run-netns-dir-existed"
-	mountpoint -q /run/netns 2>/dev/null && echo 1 >"$K8S_STATE/run-netns-was-mounted"
+	note_run_netns "$K8S_STATE"
 
 	build_tools
 	make_pki
@@ -833,31 +771,12 @@ do_down() {
 	done
 	stop_pids 15 "${first[@]}"
 	stop_pids 10 "${rest[@]}"
-	K8S_NODES=9 sweep
-	for ns in $(K8S_NODES=9 all_netns); do
-		[[ -e /var/run/netns/$ns ]] || continue
-		ip netns delete "$ns" 2>/dev/null || { umount -l "/var/run/netns/$ns" 2>/dev/null || true; rm -f "/var/run/netns/$ns"; }
-	done
+	K8S_NODES=9 sweep 1
+	for ns in $(K8S_NODES=9 all_netns); do delete_netns "$ns"; done
 	remove_cgroups
 	sysctls_release
-	if [[ -e $MARKER && ! -e $K8S_STATE/run-netns-was-mounted ]] &&
-		mountpoint -q /run/netns 2>/dev/null && [[ -z $(ls -A /run/netns 2>/dev/null) ]]; then
-		umount /run/netns 2>/dev/null || true
-		if [[ ! -e $K8S_STATE/run-netns-dir-existed ]] && ! mountpoint -q /run/netns 2>/dev/null; then
-			rmdir /run/netns 2>/dev/null || true
-		fi
-	fi
-	if [[ -d $K8S_STATE ]]; then
-		if [[ -e $MARKER || -z $(ls -A "$K8S_STATE" 2>/dev/null) ]]; then
-			if grep -qF " $K8S_STATE" /proc/self/mountinfo; then
-				log "warning: mounts under $K8S_STATE in this mount namespace; not removing it"
-			else
-				rm -rf --one-file-system "$K8S_STATE"
-			fi
-		else
-			log "warning: $K8S_STATE has no $MARKER; not removing it"
-		fi
-	fi
+	release_run_netns "$K8S_STATE" "$MARKER"
+	remove_state "$K8S_STATE" "$MARKER"
 	# Say so, and fail, when anything of ours is still there.
 	local left=()
 	for ns in $(K8S_NODES=9 all_netns); do

@@ -151,60 +151,20 @@ need_cmds() {
 
 # ---------------------------------------------------------------- process helpers
 
-# A process counts as alive unless it is gone or a zombie.
-pid_alive() {
-	local pid=$1 st
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	st=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$pid/stat" 2>/dev/null) || return 1
-	[[ -n $st && $st != Z && $st != X ]]
-}
+# pid_alive, read_pidfile, wait_gone, stop_pids, sweep, netns_ino,
+# pid_in_netns, delete_netns, note_run_netns, release_run_netns, remove_state.
+# shellcheck source=SCRIPTDIR/../tools/envlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/envlib.sh"
 
-netns_ino() { stat -L -c %i "$NETNS_PATH" 2>/dev/null || true; }
+read_pid() { read_pidfile "$LK_STATE/$1.pid"; }
 
-# True when pid lives in our netns (every process lkenv starts does).
-pid_in_our_netns() {
-	local pid=$1 ino
-	ino=$(netns_ino)
-	[[ -n $ino ]] || return 1
-	[[ $(readlink "/proc/$pid/ns/net" 2>/dev/null) == "net:[$ino]" ]]
-}
-
-read_pid() {
-	local f=$LK_STATE/$1.pid pid
-	[[ -r $f ]] || return 1
-	pid=$(<"$f")
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	printf '%s\n' "$pid"
-}
-
-# Prints the pid of daemon $1 (holder|containerd|dockerd) when it is alive and ours.
+# Prints the pid of daemon $1 (holder|containerd|dockerd) when it is alive
+# and ours (in our netns, as every process lkenv starts is).
 live_pid() {
 	local pid
 	pid=$(read_pid "$1") || return 1
-	pid_alive "$pid" && pid_in_our_netns "$pid" || return 1
+	pid_alive "$pid" && pid_in_netns "$pid" "$LK_NETNS" || return 1
 	printf '%s\n' "$pid"
-}
-
-# Waits up to $2 seconds for pid $1 to go away.
-wait_gone() {
-	local pid=$1 i
-	for ((i = 0; i < $2 * 10; i++)); do
-		pid_alive "$pid" || return 0
-		sleep 0.1
-	done
-	! pid_alive "$pid"
-}
-
-# SIGTERM, wait $2 seconds, then SIGKILL.
-stop_pid() {
-	local pid=$1 secs=$2 name=$3
-	pid_alive "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	if ! wait_gone "$pid" "$secs"; then
-		log "$name (pid $pid) ignored SIGTERM for ${secs}s; sending SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_gone "$pid" 5 || log "warning: $name (pid $pid) still there after SIGKILL"
-	fi
 }
 
 # Every process that belongs to this environment: in our netns, in our mount
@@ -212,7 +172,7 @@ stop_pid() {
 # netns, e.g. --network none).
 our_pids() {
 	local ino mntns p link procs
-	ino=$(netns_ino)
+	ino=$(netns_ino "$LK_NETNS")
 	mntns=""
 	[[ -r $LK_STATE/mntns ]] && mntns=$(<"$LK_STATE/mntns")
 	for p in /proc/[0-9]*; do
@@ -234,26 +194,6 @@ our_pids() {
 		[[ -d $procs ]] || continue
 		find "$procs" -name cgroup.procs -exec cat {} + 2>/dev/null || true
 	done
-}
-
-sweep() {
-	local round pids p
-	for round in 1 2 3 4 5 6; do
-		pids=$(our_pids | sort -un | while read -r p; do pid_alive "$p" && echo "$p"; done || true)
-		[[ -z $pids ]] && return 0
-		((round == 1)) && log "stopping leftover processes: $(echo "$pids" | tr '\n' ' ')"
-		if ((round <= 2)); then
-			# shellcheck disable=SC2086 # word splitting of the pid list is intended
-			kill -TERM $pids 2>/dev/null || true
-			sleep 1
-		else
-			# shellcheck disable=SC2086
-			kill -KILL $pids 2>/dev/null || true
-			sleep 0.5
-		fi
-	done
-	pids=$(our_pids | sort -un | while read -r p; do pid_alive "$p" && echo "$p"; done || true)
-	[[ -z $pids ]] || log "warning: processes still alive: $(echo "$pids" | tr '\n' ' ')"
 }
 
 # ---------------------------------------------------------------- namespace helpers
@@ -424,8 +364,7 @@ do_up() {
 	printf 'netns=%s\n' "$LK_NETNS" >"$MARKER"
 	# ip netns add turns /run/netns into a shared bind mount of itself; remember
 	# whether it was there before, so down can undo exactly that.
-	[[ -d /run/netns ]] && echo 1 >"$LK_STATE/run-netns-dir-existed"
-	mountpoint -q /run/netns 2>/dev/null && echo 1 >"$LK_STATE/run-netns-was-mounted"
+	note_run_netns "$LK_STATE"
 
 	write_files
 	setup_netns
@@ -508,41 +447,18 @@ do_down() {
 	cd /
 	# dockerd first (it stops its containers), then containerd, the namespace holder,
 	# then anything else still in our netns, mount namespace or cgroups.
-	if pid=$(live_pid dockerd); then stop_pid "$pid" 30 dockerd; fi
-	if pid=$(live_pid containerd); then stop_pid "$pid" 15 containerd; fi
-	if pid=$(live_pid holder); then stop_pid "$pid" 5 holder; fi
-	sweep
-	if [[ -e $NETNS_PATH ]]; then
-		ip netns delete "$LK_NETNS" 2>/dev/null || {
-			umount -l "$NETNS_PATH" 2>/dev/null || true
-			rm -f "$NETNS_PATH"
-		}
-	fi
+	if pid=$(live_pid dockerd); then stop_pids 30 "$pid"; fi
+	if pid=$(live_pid containerd); then stop_pids 15 "$pid"; fi
+	if pid=$(live_pid holder); then stop_pids 5 "$pid"; fi
+	sweep 2
+	delete_netns "$LK_NETNS"
 	# Containers' cgroups (dockerd --cgroup-parent), deepest first.
 	for d in /sys/fs/cgroup/*/"$CGROUP_REL"; do
 		[[ -d $d ]] || continue
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || log "warning: could not remove cgroup $d"
 	done
-	# Undo what "ip netns add" did to /run/netns, but only if we caused it and
-	# nobody else has a netns there now.
-	if [[ -e $LK_STATE/.lkenv && ! -e $LK_STATE/run-netns-was-mounted ]] &&
-		mountpoint -q /run/netns 2>/dev/null && [[ -z $(ls -A /run/netns 2>/dev/null) ]]; then
-		umount /run/netns 2>/dev/null || true
-		if [[ ! -e $LK_STATE/run-netns-dir-existed ]] && ! mountpoint -q /run/netns 2>/dev/null; then
-			rmdir /run/netns 2>/dev/null || true
-		fi
-	fi
-	if [[ -d $LK_STATE ]]; then
-		if [[ -e $MARKER || -z $(ls -A "$LK_STATE" 2>/dev/null) ]]; then
-			if grep -qF " $LK_STATE" /proc/self/mountinfo; then
-				log "warning: mounts under $LK_STATE in this mount namespace; not removing it"
-			else
-				rm -rf --one-file-system "$LK_STATE"
-			fi
-		else
-			log "warning: $LK_STATE has no $MARKER; not removing it"
-		fi
-	fi
+	release_run_netns "$LK_STATE" "$MARKER"
+	remove_state "$LK_STATE" "$MARKER"
 	log "down"
 }
 

@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/util/exec"
 	"k8s.io/streaming/pkg/httpstream"
+
+	"github.com/dockprobe/dockprobe/agent/internal/transport"
 )
 
 // ExecURL is the pods/exec URL that runs command in the probe container
@@ -103,6 +105,8 @@ var Grace = 5 * time.Second
 // stdin, reads come from its stdout, its stderr goes to the writer given
 // to Dial. It is single-use (see transport.SingleUseDialer).
 type Conn struct {
+	transport.Carrier // "pods/exec": its addresses and (ignored) deadlines
+
 	stdinW  *io.PipeWriter
 	stdoutR *io.PipeReader
 	cancel  context.CancelFunc
@@ -149,7 +153,7 @@ func NewConn(ctx context.Context, ex remotecommand.Executor, namespace string, s
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c := &Conn{stdinW: inW, stdoutR: outR, cancel: cancel, done: make(chan struct{}), namespace: namespace}
+	c := &Conn{Carrier: "pods/exec", stdinW: inW, stdoutR: outR, cancel: cancel, done: make(chan struct{}), namespace: namespace}
 	go func() {
 		err := ex.StreamWithContext(sctx, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: stderr})
 		c.err = c.streamError(err)
@@ -220,16 +224,5 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // Err says why the stream ended (nil for a clean end or our own Close);
 // it waits for the end.
 func (c *Conn) Err() error { <-c.done; return c.err }
-
-func (c *Conn) LocalAddr() net.Addr                { return addr{} }
-func (c *Conn) RemoteAddr() net.Addr               { return addr{} }
-func (c *Conn) SetDeadline(t time.Time) error      { return nil }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return nil }
-func (c *Conn) SetWriteDeadline(t time.Time) error { return nil }
-
-type addr struct{}
-
-func (addr) Network() string { return "pods/exec" }
-func (addr) String() string  { return "pods/exec" }
 
 var _ net.Conn = (*Conn)(nil)

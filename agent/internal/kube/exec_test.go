@@ -47,6 +47,9 @@ func TestConnHalfClose(t *testing.T) {
 		return err
 	}}
 	c := NewConn(context.Background(), ex, "dockprobe", &log)
+	if l, r := c.LocalAddr(), c.RemoteAddr(); l.String() != "pods/exec" || r.Network() != "pods/exec" {
+		t.Errorf("addresses %s/%s, %s/%s; want pods/exec", l.Network(), l, r.Network(), r)
+	}
 	if _, err := c.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -122,18 +125,14 @@ func (probeServer) Handshake(context.Context, *probev1.HandshakeRequest) (*probe
 
 // stdioConn is the probe's side: its stdin and stdout as a net.Conn.
 type stdioConn struct {
+	transport.Carrier
 	io.Reader
 	io.Writer
 	once   sync.Once
 	closed chan struct{}
 }
 
-func (c *stdioConn) Close() error                     { c.once.Do(func() { close(c.closed) }); return nil }
-func (c *stdioConn) LocalAddr() net.Addr              { return addr{} }
-func (c *stdioConn) RemoteAddr() net.Addr             { return addr{} }
-func (c *stdioConn) SetDeadline(time.Time) error      { return nil }
-func (c *stdioConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *stdioConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *stdioConn) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
 
 // oneConnListener accepts one connection, then blocks until closed.
 type oneConnListener struct {
@@ -151,13 +150,13 @@ func (l *oneConnListener) Accept() (net.Conn, error) {
 	}
 }
 func (l *oneConnListener) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
-func (l *oneConnListener) Addr() net.Addr { return addr{} }
+func (l *oneConnListener) Addr() net.Addr { return transport.Addr("stdio") }
 
 // TestGRPCOverConn runs a gRPC call over a Conn the way the launcher will:
 // a passthrough target and a single-use context dialer.
 func TestGRPCOverConn(t *testing.T) {
 	ex := fakeExecutor{func(ctx context.Context, in io.Reader, out, _ io.Writer) error {
-		sc := &stdioConn{Reader: in, Writer: out, closed: make(chan struct{})}
+		sc := &stdioConn{Carrier: "stdio", Reader: in, Writer: out, closed: make(chan struct{})}
 		l := &oneConnListener{conn: make(chan net.Conn, 1), closed: make(chan struct{})}
 		l.conn <- sc
 		srv := grpc.NewServer()

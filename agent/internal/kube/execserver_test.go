@@ -117,7 +117,7 @@ func writeSuccess(w io.Writer) {
 // process serves the probe's handshake over stdin/stdout until stdin ends,
 // as the exec'd probe does, and counts stdin EOFs (the agent's half-close).
 func (s *execServer) process(stdin io.Reader, stdout io.Writer) {
-	sc := &stdioConn{Reader: eofCounter{stdin, &s.stdinEOF}, Writer: stdout, closed: make(chan struct{})}
+	sc := &stdioConn{Carrier: "stdio", Reader: eofCounter{stdin, &s.stdinEOF}, Writer: stdout, closed: make(chan struct{})}
 	l := &oneConnListener{conn: make(chan net.Conn, 1), closed: make(chan struct{})}
 	l.conn <- sc
 	srv := grpc.NewServer()

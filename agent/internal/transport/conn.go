@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"time"
 )
 
 // Stream is the raw, hijacked attach connection: reads return the
@@ -23,6 +22,8 @@ type Stream interface {
 // Conn is a net.Conn whose reads are the container's stdout and whose
 // writes are its stdin. Its stderr goes to the writer given to NewConn.
 type Conn struct {
+	Carrier // "attach": its addresses and (ignored) deadlines
+
 	stream Stream
 	pr     *io.PipeReader
 
@@ -35,7 +36,7 @@ type Conn struct {
 // stderr (its logs).
 func NewConn(stream Stream, stderr io.Writer) *Conn {
 	pr, pw := io.Pipe()
-	c := &Conn{stream: stream, pr: pr, done: make(chan struct{})}
+	c := &Conn{Carrier: "attach", stream: stream, pr: pr, done: make(chan struct{})}
 	go func() {
 		err := Demux(pw, stderr, stream)
 		if err == nil {
@@ -70,17 +71,6 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // Err says why the output stream ended (io.EOF for a clean end); valid after
 // Done is closed.
 func (c *Conn) Err() error { <-c.done; return c.err }
-
-func (c *Conn) LocalAddr() net.Addr                { return addr{} }
-func (c *Conn) RemoteAddr() net.Addr               { return addr{} }
-func (c *Conn) SetDeadline(t time.Time) error      { return nil }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return nil }
-func (c *Conn) SetWriteDeadline(t time.Time) error { return nil }
-
-type addr struct{}
-
-func (addr) Network() string { return "attach" }
-func (addr) String() string  { return "attach" }
 
 // ErrAlreadyDialed is returned when gRPC tries to reconnect: an attach
 // stream cannot be reopened, so a broken transport is final.

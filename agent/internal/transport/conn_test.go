@@ -41,6 +41,9 @@ func TestConnCarriesStdoutAndSendsStdin(t *testing.T) {
 	fs := &fakeStream{r: pr, w: pw}
 	var logs lockedBuffer
 	c := NewConn(fs, &logs)
+	if l, r := c.LocalAddr(), c.RemoteAddr(); l.String() != "attach" || r.Network() != "attach" {
+		t.Errorf("addresses %s/%s, %s/%s; want attach", l.Network(), l, r.Network(), r)
+	}
 	if err := Mux(pw, StreamStderr, []byte("probe started\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,8 @@
 // stream types, no silently truncated frame), exposes stdout+stdin as a
 // net.Conn, and dials it exactly once. It knows nothing of Docker's API
 // beyond the frame format, so it serves any engine that multiplexes stdio
-// the same way.
+// the same way. Its Carrier and SingleUseDialer also serve stream conns
+// that are not attach streams (kube's pods/exec conn).
 package transport
 
 import (

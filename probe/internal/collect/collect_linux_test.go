@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,60 +152,33 @@ func TestCollectFixture(t *testing.T) {
 	}
 }
 
-// fixture writes a /proc tree and a probe root under a temp dir.
+// fixture writes a /proc tree and a probe root under a temp dir. Every
+// process has a secret in its environ, as real ones do.
 func fixture(t *testing.T) (proc, selfRoot string) {
 	t.Helper()
-	dir := t.TempDir()
-	proc = filepath.Join(dir, "proc")
-	write := func(path, content string) {
-		t.Helper()
-		p := filepath.Join(dir, path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	procs := []fakeProc{
+		{1, 0, "init", []string{"/sbin/init"}},
+		{131, 1, "containerd", []string{"/usr/local/bin/containerd"}},
+		{143, 1, "dockerd", []string{"/usr/local/bin/dockerd", "--containerd", "/var/run/desktop-containerd/containerd.sock", "--pidfile", "/run/desktop/docker.pid"}},
+		{880, 1, "containerd-shim", []string{"/usr/local/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", "3f1c", "-address", "/var/run/desktop-containerd/containerd.sock"}},
+		{900, 1, "dockerd", []string{"dockerd", "--data-root", "/var/lib/docker-ci", "-H", "unix:///run/docker-ci.sock"}},
+		{905, 880, "probe", []string{"/probe"}},
 	}
-	argv := func(args ...string) string { return strings.Join(args, "\x00") + "\x00" }
-	type process struct {
-		pid, ppid int
-		comm      string
-		cmdline   string
+	tree := newProcTree(t, procs)
+	for _, p := range procs {
+		tree.write(fmt.Sprintf("proc/%d/environ", p.pid), "SECRET=do-not-read\x00")
 	}
-	for _, p := range []process{
-		{1, 0, "init", argv("/sbin/init")},
-		{131, 1, "containerd", argv("/usr/local/bin/containerd")},
-		{143, 1, "dockerd", argv("/usr/local/bin/dockerd", "--containerd", "/var/run/desktop-containerd/containerd.sock", "--pidfile", "/run/desktop/docker.pid")},
-		{880, 1, "containerd-shim", argv("/usr/local/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", "3f1c", "-address", "/var/run/desktop-containerd/containerd.sock")},
-		{900, 1, "dockerd", argv("dockerd", "--data-root", "/var/lib/docker-ci", "-H", "unix:///run/docker-ci.sock")},
-		{905, 880, "probe", argv("/probe")},
-	} {
-		base := fmt.Sprintf("proc/%d/", p.pid)
-		write(base+"comm", p.comm+"\n")
-		write(base+"cmdline", p.cmdline)
-		write(base+"stat", fmt.Sprintf("%d (%s) S %d %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n", p.pid, p.comm, p.ppid, p.pid, p.pid))
-		write(base+"environ", "SECRET=do-not-read\x00")
-		if err := os.MkdirAll(filepath.Join(proc, fmt.Sprint(p.pid), "ns"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for kind, id := range map[string]string{"net": "4026531992", "mnt": "4026531841", "uts": "4026531838", "pid": "4026531836", "ipc": "4026531839", "user": "4026531837", "cgroup": "4026531835"} {
-			if err := os.Symlink(kind+":["+id+"]", filepath.Join(proc, fmt.Sprint(p.pid), "ns", kind)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	write("proc/905/status", "Name:\tprobe\nCapEff:\t0000000000280000\n")
-	write("proc/143/mountinfo", `62 1 8:48 /distro / rw,relatime shared:1 - ext4 /dev/sdd rw
+	tree.write("proc/905/status", "Name:\tprobe\nCapEff:\t0000000000280000\n")
+	tree.write("proc/143/mountinfo", `62 1 8:48 /distro / rw,relatime shared:1 - ext4 /dev/sdd rw
 97 62 8:64 /data/docker /var/lib/docker rw,relatime shared:34 - ext4 /dev/sde rw
 120 63 0:61 / /run/desktop/mnt/host/c rw,noatime shared:30 - 9p C:\134 rw,aname=drvfs;path=C:\
 `)
-	write("proc/meminfo", "MemTotal:        8130860 kB\nMemFree:          123456 kB\nMemAvailable:    4065430 kB\n")
-	write("proc/vmstat", "nr_free_pages 30864\noom_kill 2\n")
-	write("proc/143/root/var/lib/docker/.keep", "")
-	write("proc/143/root/etc/os-release", "PRETTY_NAME=\"Docker Desktop\"\n")
-	write("proc/143/root/etc/docker/daemon.json", `{"experimental": false, "builder": {"gc": {"enabled": true}}}`)
-	write("self/etc/hosts", "127.0.0.1 localhost\n192.168.65.254 host.docker.internal\n")
-	write("self/etc/hostname", "probe-1\n")
-	return proc, filepath.Join(dir, "self")
+	tree.write("proc/meminfo", "MemTotal:        8130860 kB\nMemFree:          123456 kB\nMemAvailable:    4065430 kB\n")
+	tree.write("proc/vmstat", "nr_free_pages 30864\noom_kill 2\n")
+	tree.write("proc/143/root/var/lib/docker/.keep", "")
+	tree.write("proc/143/root/etc/os-release", "PRETTY_NAME=\"Docker Desktop\"\n")
+	tree.write("proc/143/root/etc/docker/daemon.json", `{"experimental": false, "builder": {"gc": {"enabled": true}}}`)
+	tree.write("self/etc/hosts", "127.0.0.1 localhost\n192.168.65.254 host.docker.internal\n")
+	tree.write("self/etc/hostname", "probe-1\n")
+	return tree.proc(), tree.selfRoot()
 }
