@@ -46,6 +46,20 @@ func (e *countingEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// openCounting opens a Docker launcher on a new countingEngine.
+func openCounting(t *testing.T) (*countingEngine, *Docker) {
+	t.Helper()
+	eng := &countingEngine{count: map[string]int{}}
+	srv := httptest.NewServer(eng)
+	t.Cleanup(srv.Close)
+	d, err := Open(context.Background(), Config{Endpoint: endpoint.Endpoint{Host: "tcp://" + srv.Listener.Addr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return eng, d
+}
+
 func (e *countingEngine) n(path string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -56,14 +70,7 @@ func (e *countingEngine) n(path string) int {
 // runs while the probe starts) does not ask the engine again; before any
 // Start it asks itself.
 func TestFactsReuseStartsVersion(t *testing.T) {
-	eng := &countingEngine{count: map[string]int{}}
-	srv := httptest.NewServer(eng)
-	defer srv.Close()
-	d, err := Open(context.Background(), Config{Endpoint: endpoint.Endpoint{Host: "tcp://" + srv.Listener.Addr().String()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	eng, d := openCounting(t)
 
 	e, errs := d.Facts(context.Background())
 	if len(errs) != 0 || e.GetServerVersion() != "29.8.1" {
@@ -104,14 +111,7 @@ func TestFactsReuseStartsVersion(t *testing.T) {
 // TestAnswersWithoutFacts: a launcher that never read the facts asks all
 // three.
 func TestAnswersWithoutFacts(t *testing.T) {
-	eng := &countingEngine{count: map[string]int{}}
-	srv := httptest.NewServer(eng)
-	defer srv.Close()
-	d, err := Open(context.Background(), Config{Endpoint: endpoint.Endpoint{Host: "tcp://" + srv.Listener.Addr().String()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	eng, d := openCounting(t)
 	for _, a := range d.Answers(context.Background()) {
 		if a.Err != nil {
 			t.Errorf("answer %s: %v", a.Name, a.Err)

@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"sort"
 	"strings"
@@ -33,6 +32,8 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/dockprobe/dockprobe/agent/internal/kube"
+	"github.com/dockprobe/dockprobe/agent/internal/launcher/launchertest"
+	"github.com/dockprobe/dockprobe/agent/internal/transport"
 	probev1 "github.com/dockprobe/dockprobe/proto/probe/v1"
 )
 
@@ -167,8 +168,8 @@ func (e executor) Stream(o remotecommand.StreamOptions) error {
 }
 
 func (e executor) StreamWithContext(ctx context.Context, o remotecommand.StreamOptions) error {
-	sc := &stdioConn{Reader: o.Stdin, Writer: o.Stdout, closed: make(chan struct{})}
-	l := &oneConn{c: sc, done: make(chan struct{})}
+	sc := &stdioConn{Reader: o.Stdin, Writer: o.Stdout, Carrier: "pods/exec", closed: make(chan struct{})}
+	l := launchertest.OneConn(sc)
 	srv := grpc.NewServer()
 	p := probe{c: e.c, node: e.node}
 	probev1.RegisterProbeServer(srv, p)
@@ -221,6 +222,7 @@ func (probe) Watch(req *probev1.WatchRequest, stream grpc.ServerStreamingServer[
 type stdioConn struct {
 	io.Reader
 	io.Writer
+	transport.Carrier
 	once   sync.Once
 	closed chan struct{}
 }
@@ -233,38 +235,4 @@ func (c *stdioConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func (c *stdioConn) Close() error                     { c.once.Do(func() { close(c.closed) }); return nil }
-func (c *stdioConn) LocalAddr() net.Addr              { return addr{} }
-func (c *stdioConn) RemoteAddr() net.Addr             { return addr{} }
-func (c *stdioConn) SetDeadline(time.Time) error      { return nil }
-func (c *stdioConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *stdioConn) SetWriteDeadline(time.Time) error { return nil }
-
-// oneConn is a listener that accepts one connection, then blocks until
-// closed.
-type oneConn struct {
-	mu   sync.Mutex
-	c    net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func (l *oneConn) Accept() (net.Conn, error) {
-	l.mu.Lock()
-	c := l.c
-	l.c = nil
-	l.mu.Unlock()
-	if c != nil {
-		return c, nil
-	}
-	<-l.done
-	return nil, net.ErrClosed
-}
-
-func (l *oneConn) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *oneConn) Addr() net.Addr { return addr{} }
-
-type addr struct{}
-
-func (addr) Network() string { return "pods/exec" }
-func (addr) String() string  { return "kubetest" }
+func (c *stdioConn) Close() error { c.once.Do(func() { close(c.closed) }); return nil }

@@ -79,7 +79,7 @@ func (f *Fake) Start(ctx context.Context, o launcher.Options) (launcher.Session,
 	srv := grpc.NewServer()
 	probev1.RegisterProbeServer(srv, fakeProbe{})
 	probev1.RegisterWatchServer(srv, fakeProbe{})
-	go srv.Serve(&oneConn{c: probeEnd, done: make(chan struct{})})
+	go srv.Serve(OneConn(probeEnd))
 	used := false
 	pc, err := probeclient.Dial(func(context.Context, string) (net.Conn, error) {
 		if used {
@@ -198,8 +198,11 @@ func (fakeProbe) Watch(req *probev1.WatchRequest, stream grpc.ServerStreamingSer
 	return nil
 }
 
-// oneConn is a listener that yields one connection, then blocks until
-// closed: the probe's stdio is a single stream.
+// OneConn is a listener that yields c once, then blocks until closed: a
+// probe's stdio is a single stream. Fakes of every runtime serve their
+// fake probe's gRPC on it.
+func OneConn(c net.Conn) net.Listener { return &oneConn{c: c, done: make(chan struct{})} }
+
 type oneConn struct {
 	mu   sync.Mutex
 	c    net.Conn
