@@ -50,11 +50,11 @@ func TestBuildPodLeastPrivilege(t *testing.T) {
 	if !c.Stdin || !c.StdinOnce || c.TTY {
 		t.Errorf("stdin %v stdinOnce %v tty %v", c.Stdin, c.StdinOnce, c.TTY)
 	}
-	if got := strings.Join(append(c.Command, c.Args...), " "); got != "/probe --wait --deadline=1m30s --claim-within=1m0s" {
+	if got := strings.Join(append(c.Command, c.Args...), " "); got != "/probe --wait --deadline=1m30s --claim-within=8s" {
 		t.Errorf("command %q", got)
 	}
 	// A deadline within ClaimWithin needs no claim limit.
-	if got := strings.Join(WaitArgs(30*time.Second), " "); got != "--wait --deadline=30s" {
+	if got := strings.Join(WaitArgs(5*time.Second), " "); got != "--wait --deadline=5s" {
 		t.Errorf("short deadline: %q", got)
 	}
 	sc := c.SecurityContext

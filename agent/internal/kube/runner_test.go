@@ -125,7 +125,7 @@ func TestStartDeadlineAndStartTimeout(t *testing.T) {
 		t.Errorf("the start took %s; StartTimeout is 50ms", took)
 	}
 	p := r.PodFor(PodStart{Node: "worker-1", Deadline: 24 * time.Hour})
-	if got := strings.Join(p.Spec.Containers[0].Args, " "); got != "--wait --deadline=24h0m0s --claim-within=1m0s" {
+	if got := strings.Join(p.Spec.Containers[0].Args, " "); got != "--wait --deadline=24h0m0s --claim-within=8s" {
 		t.Errorf("args %q", got)
 	}
 	if d := *p.Spec.ActiveDeadlineSeconds; d != 24*3600+30 {
