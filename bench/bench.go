@@ -341,21 +341,30 @@ type run struct {
 // timed runs one measured command on a quiet engine (see quiet).
 func (b *bench) timed(ctx context.Context, name string, args ...string) (run, error) {
 	b.quiet(ctx)
+	r, _, err := timeCommand(ctx, []string{"DOCKER_HOST=" + b.host, "DOCKER_CONTEXT="}, name, args...)
+	return r, err
+}
+
+// timeCommand runs name with args and env added to this process's
+// environment, and returns its wall time, stdout and peak RSS, and its
+// stderr (also in the error when it fails). The caller makes the engine
+// quiet first.
+func timeCommand(ctx context.Context, env []string, name string, args ...string) (run, []byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+b.host, "DOCKER_CONTEXT=")
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
 	if err != nil {
-		return run{}, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.Bytes())
+		return run{}, stderr.Bytes(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.Bytes())
 	}
 	r := run{wall: wall, stdout: stdout.Bytes()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.maxRSS = ru.Maxrss
 	}
-	return r, nil
+	return r, stderr.Bytes(), nil
 }
 
 // quiet waits (at most 15 s) until the engine holds no probe container and

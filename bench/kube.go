@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -214,21 +213,7 @@ func (k *kubeBench) anchorArgs(extra ...string) (name string, args []string) {
 // timed runs one measured command on a quiet cluster (see quiet).
 func (k *kubeBench) timed(ctx context.Context, name string, args ...string) (run, []byte, error) {
 	k.quiet(ctx)
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.c.Kubeconfig, "NO_COLOR=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	if err != nil {
-		return run{}, stderr.Bytes(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.Bytes())
-	}
-	r := run{wall: wall, stdout: stdout.Bytes()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxRSS = ru.Maxrss
-	}
-	return r, stderr.Bytes(), nil
+	return timeCommand(ctx, []string{"KUBECONFIG=" + k.c.Kubeconfig, "NO_COLOR=1"}, name, args...)
 }
 
 // agent is one (k) run; nodeTook is the report's time for the node.
